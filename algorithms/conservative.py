@@ -165,6 +165,15 @@ def baseline_for_ratio(mdp: FiniteHorizonMDP, ratio: float, *, tol: float = 1e-6
     return interpolated_baseline(mdp, hi), hi
 
 
+def _check_baseline_policy(policy):
+    """``"uniform"`` as is, or an explicit baseline array checked by :func:`_check_baseline_array`."""
+    if isinstance(policy, str):
+        if policy != "uniform":
+            raise InvalidPolicyError("baseline_policy", f"must be 'uniform' or an array, got {policy!r}", value=policy)
+        return policy
+    return _check_baseline_array(policy)
+
+
 def _check_baseline_array(policy) -> np.ndarray:
     """Model-free checks of an explicit baseline policy: numeric, 2-D actions or 3-D distributions."""
     try:
@@ -455,13 +464,7 @@ class ConservativeLearner(Algorithm):
                  bonus: str = "bernstein", optimism_scale: float = 1.0):
         self.alpha = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
         self.delta = check_real(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
-        if isinstance(baseline_policy, str):
-            if baseline_policy != "uniform":
-                raise InvalidPolicyError("baseline_policy", f"must be 'uniform' or an array, got {baseline_policy!r}",
-                                         value=baseline_policy)
-            self.baseline_policy = baseline_policy
-        else:
-            self.baseline_policy = _check_baseline_array(baseline_policy)
+        self.baseline_policy = _check_baseline_policy(baseline_policy)
         self.baseline_value = self._check_baseline_value(baseline_value)
         if bonus not in BONUSES:
             raise InvalidParameterError("bonus", f"must be one of {BONUSES}, got {bonus!r}", value=bonus)
@@ -655,13 +658,7 @@ class BaselineOnly(Algorithm):
 
     def __init__(self, *, baseline_policy="uniform", alpha: float = 0.1):
         self.alpha = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
-        if isinstance(baseline_policy, str):
-            if baseline_policy != "uniform":
-                raise InvalidPolicyError("baseline_policy", f"must be 'uniform' or an array, got {baseline_policy!r}",
-                                         value=baseline_policy)
-            self.baseline_policy = baseline_policy
-        else:
-            self.baseline_policy = _check_baseline_array(baseline_policy)
+        self.baseline_policy = _check_baseline_policy(baseline_policy)
 
     _baseline = ConservativeLearner._baseline
 

@@ -10,19 +10,24 @@ use, on dense and sparse (successor-list) models alike:
 * :func:`rltheory.kernels.planning.policy_values` / ``policy_values_reference`` -- exact values of such
   policies, two rows of values at a time, so BRIDGE-size models never build a dense ``P``.
 
-This module adds :func:`policy_evaluator` (the one of those two a backend uses) and
+This module adds :func:`policy_evaluator` (the one of those two a backend uses),
+:func:`exact_references` (what every run of these learners needs before its first episode) and
 :func:`first_epsilon_optimal` (the empirical sample complexity of a trace).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
 from rltheory.kernels.planning import policy_values, policy_values_reference, transition_arrays
-from rltheory.kernels.sampling import RANDOM_ACTION
+from rltheory.kernels.sampling import RANDOM_ACTION, AliasTables, alias_tables, uniforms_per_episode
 from rltheory.models import FiniteHorizonMDP
+from rltheory.planning import backward_induction
 
-__all__ = ["RANDOM", "policy_evaluator", "first_epsilon_optimal"]
+__all__ = ["RANDOM", "ExactReferences", "exact_references", "policy_evaluator", "first_epsilon_optimal"]
 
 #: Policy entry meaning "a uniformly random action" (:data:`rltheory.kernels.sampling.RANDOM_ACTION`).
 RANDOM = RANDOM_ACTION
@@ -39,6 +44,24 @@ def policy_evaluator(mdp: FiniteHorizonMDP, backend: str):
         return fn(P, P_next, R, mu, np.ascontiguousarray(policies))
 
     return evaluate
+
+
+class ExactReferences(NamedTuple):
+    """What a run needs before its first episode: sampling tables, exact values, an exact evaluator."""
+
+    tables: AliasTables  #: alias tables of ``mdp`` (:func:`rltheory.kernels.sampling.alias_tables`)
+    v_star: float  #: optimal value ``mu @ V*_0``
+    v_random: float  #: value of the uniformly random policy (the recommendation before the first pass)
+    evaluate: Callable[[np.ndarray], np.ndarray]  #: :func:`policy_evaluator` of ``mdp`` for the backend
+    width: int  #: uniforms per sampled episode (:func:`rltheory.kernels.sampling.uniforms_per_episode`)
+
+
+def exact_references(mdp: FiniteHorizonMDP, backend: str) -> ExactReferences:
+    """:class:`ExactReferences` of ``mdp`` for ``backend`` (``"numba"`` or ``"numpy"``)."""
+    evaluate = policy_evaluator(mdp, backend)
+    v_random = float(evaluate(np.full((1, mdp.H, mdp.S), RANDOM, np.int64))[0])
+    return ExactReferences(tables=alias_tables(mdp), v_star=backward_induction(mdp).value, v_random=v_random,
+                           evaluate=evaluate, width=uniforms_per_episode(mdp.H))
 
 
 # ---------------------------------------------------------------------------- sample complexity

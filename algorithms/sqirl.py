@@ -46,14 +46,13 @@ import numpy as np
 
 from rltheory.algorithm import Algorithm, register_algorithm
 from rltheory.errors import InvalidParameterError
-from rltheory.kernels.sampling import alias_tables, sample_episode, sample_trajectories_reference
+from rltheory.kernels.sampling import sample_episode, sample_trajectories_reference
 from rltheory.models import FiniteHorizonMDP
-from rltheory.planning import backward_induction
 from rltheory.rng import draw_uniforms, generators
 from rltheory.trace import Trace
 from rltheory.validation import check_int
 
-from .episodic import RANDOM, policy_evaluator
+from .episodic import RANDOM, exact_references
 from .regression import ORACLE_TABULAR, LinearLeastSquares, as_oracle
 
 __all__ = ["SQIRL", "SCHEDULES", "pass_lengths"]
@@ -266,11 +265,7 @@ class SQIRL(Algorithm):
             ridge = oracle.ridge
         else:
             phi, ridge = np.zeros((1, 1, 1, 1)), 0.0
-        tables = alias_tables(mdp)
-        v_star = backward_induction(mdp).value
-        evaluate = policy_evaluator(mdp, backend)
-        v_random = float(evaluate(np.full((1, H, S), RANDOM, np.int64))[0])
-        width = 1 + 3 * H
+        tables, v_star, v_random, evaluate, width = exact_references(mdp, backend)
         gens = generators(seeds)
         out = {k: np.empty((n, episodes)) for k in TRACE_ARRAYS}
         rec_value = np.full(n, v_random)

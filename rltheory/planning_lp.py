@@ -42,6 +42,7 @@ occupancy is at most :data:`UNREACHED_ATOL` (numerically unreached) the policy i
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -334,7 +335,9 @@ def maximal_lottery(game: PreferenceGame) -> MaximalLottery:
         failures = []
         for solver, options in attempts:  # tight Clarabel; default Clarabel; HiGHS (degenerate large games)
             try:
-                problem.solve(solver=solver, **options)
+                with warnings.catch_warnings():  # "may be inaccurate": the status says so, and is returned
+                    warnings.simplefilter("ignore", UserWarning)
+                    problem.solve(solver=solver, **options)
             except cp.error.SolverError as exc:
                 failures.append(f"{solver}: {exc}")
                 continue
