@@ -27,17 +27,15 @@ from rltheory.kernels.planning import policy_value_one, transition_arrays
 from rltheory.kernels.sampling import (
     alias_draw,
     alias_draw_reference,
-    alias_tables,
     draw_next_state,
     draw_next_state_reference,
 )
 from rltheory.models import FiniteHorizonMDP
-from rltheory.planning import backward_induction
 from rltheory.rng import draw_uniforms, generators
 from rltheory.trace import Trace
 from rltheory.validation import check_real
 
-from .episodic import policy_evaluator
+from .episodic import exact_references
 
 __all__ = ["QLearning"]
 
@@ -193,17 +191,14 @@ class QLearning(Algorithm):
         """Run ``episodes`` episodes per replicate; trace arrays ``values``, ``suboptimality``, ``returns``."""
         episodes, seeds, backend = self._check_run_args(mdp, episodes, replicates, seed, backend)
         n, H, S, A = len(seeds), mdp.H, mdp.S, mdp.A
-        tables = alias_tables(mdp)
+        tables, v_star, _, evaluate, width = exact_references(mdp, backend)
         P_eval, P_eval_next = transition_arrays(mdp)
-        v_star = backward_induction(mdp).value
-        width = 1 + 3 * H
         if chunk_episodes is None:
             chunk_episodes = max(1, min(episodes, 2_000_000 // (n * width)))
         gens = generators(seeds)
         Q = np.full((n, H, S, A), self.initial_value)
         N = np.zeros((n, H, S, A), np.int64)
         greedy = np.zeros((n, H, S), np.int64)
-        evaluate = policy_evaluator(mdp, backend)
         value = evaluate(greedy)
         jin = self.step_size == "jin"
         alpha = 0.0 if jin else float(self.step_size)
