@@ -402,6 +402,15 @@ def _summaries(q, best, sub, A, t_lo, t_hi, need_ties, need_gap, W_row, tie, abv
             ratio[t] = v / (g * g)
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _block_scratch(K, A, H):
+    """Per-block scratch of the kernels that sweep ``_BLOCK`` states at all steps: ``q (A, H)``, ``best (H,)``,
+    ``prod (K, A, H)``, ``held (K,) = -1``, ``shared (K,)`` (:func:`_q_all_steps`) and the block's zeroed
+    step summaries ``ties, above (_BLOCK, H)`` uint64 masks and ``gap (_BLOCK, H)``."""
+    return (np.empty((A, H)), np.empty(H), np.empty((K, A, H)), np.full(K, -1, np.int64), np.zeros(K, np.bool_),
+            np.zeros((_BLOCK, H), np.uint64), np.zeros((_BLOCK, H), np.uint64), np.zeros((_BLOCK, H)))
+
+
 @nb.njit(cache=True, parallel=True, error_model="numpy")
 def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
     """``subopt[s, t]`` bits (``Q*_t(s, a) < V*_t(s) - precision``, state-major) and the step-major
@@ -412,14 +421,7 @@ def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
     for blk in nb.prange(nblocks):
         s0 = blk * _BLOCK
         s1 = min(S, s0 + _BLOCK)
-        q = np.empty((A, H))
-        best = np.empty(H)
-        prod = np.empty((nxt.shape[3], A, H))
-        held = np.full(nxt.shape[3], -1, np.int64)
-        shared = np.zeros(nxt.shape[3], np.bool_)
-        tl = np.zeros((_BLOCK, H), np.uint64)
-        al = np.zeros((_BLOCK, H), np.uint64)
-        gl = np.zeros((_BLOCK, H))
+        q, best, prod, held, shared, tl, al, gl = _block_scratch(nxt.shape[3], A, H)
         rl = np.zeros(H)  # unused ratios (no variance bound here)
         for s in range(s0, s1):
             _q_all_steps(nxt, pr, R, s, Vs, H, q, best, prod, held, shared)
@@ -457,14 +459,7 @@ def _iterate(nxt, pr, R, M, U, Vs, subopt, ties_star, gap_star, above_star, t_st
     for blk in nb.prange(nblocks):
         s0 = blk * _BLOCK
         s1 = min(S, s0 + _BLOCK)
-        q = np.empty((A, H))
-        best = np.empty(H)
-        prod = np.empty((nxt.shape[3], A, H))
-        held = np.full(nxt.shape[3], -1, np.int64)
-        shared = np.zeros(nxt.shape[3], np.bool_)
-        tl = np.zeros((_BLOCK, H), np.uint64)
-        al = np.zeros((_BLOCK, H), np.uint64)
-        gl = np.zeros((_BLOCK, H))
+        q, best, prod, held, shared, tl, al, gl = _block_scratch(nxt.shape[3], A, H)
         rl = np.zeros((_BLOCK, H))
         for s in range(s0, s1):
             i = s - s0
