@@ -117,7 +117,7 @@ def N_cap(gamma: float, d: int) -> float:
     gamma = _gamma(gamma)
     d = check_int(d, "d", low=2)
     frac = float(betainc((d - 1) / 2.0, 0.5, 1.0 - gamma * gamma))
-    return 1.0 / frac if frac > _TINY else math.inf
+    return 1.0 / frac if frac > 1e-307 else math.inf
 
 
 def log_N_cap(gamma: float, d: int) -> float:
