@@ -25,6 +25,9 @@ addendum's Sec. 5 proposal):
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
 import os
 
 import numpy as np
@@ -57,9 +60,28 @@ def _rates(traces: dict, key: str = "success") -> dict:
     return out
 
 
+#: Process pool shared by every sweep of one full-mode recipe (see :func:`_pool`); None: in-process.
+_POOL: list = [None]
+
+
+@contextlib.contextmanager
+def _pool(quick: bool):
+    """Full mode: one process pool for the whole recipe (started once, not per sweep)."""
+    if quick or _workers(quick) == 1:
+        yield
+        return
+    with cf.ProcessPoolExecutor(_workers(quick), mp_context=multiprocessing.get_context("spawn")) as pool:
+        _POOL[0] = pool
+        try:
+            yield
+        finally:
+            _POOL[0] = None
+
+
 def _run(configs, n: int, replicates: int, quick: bool, seed: int = 0) -> dict:
+    """Replicates through the experiment runner (cached on disk in full mode)."""
     return sweep(configs, n, replicates=replicates, seed=seed, cache_dir=False if quick else None,
-                 workers=_workers(quick), progress=False)
+                 workers=_workers(quick), executor=_POOL[0], progress=False)
 
 
 def _yerr(y, low, high) -> np.ndarray:
@@ -106,7 +128,8 @@ def k1_wall_data(quick: bool) -> dict:
                "digest addendum Sec. 5 panel A",
         status="reconstructed setting")
 def make_k1_wall(quick: bool) -> FigureOutput:
-    data = k1_wall_data(quick)
+    with _pool(quick):
+        data = k1_wall_data(quick)
     fig, ax = subplots(figsize=(6.2, 4.0))
     for i, d in enumerate(data["d"]):
         c = data["curves"][d]
@@ -170,7 +193,8 @@ def success_vs_n_data(quick: bool, d: int = 64) -> dict:
                "text only",
         status="reconstructed setting")
 def make_success_vs_n(quick: bool) -> FigureOutput:
-    data = success_vs_n_data(quick)
+    with _pool(quick):
+        data = success_vs_n_data(quick)
     fig, ax = subplots(figsize=(7.4, 4.0))
     x = np.asarray(data["n"], float)
     for i, K in enumerate(data["K"]):
@@ -239,7 +263,8 @@ def batches_vs_d_data(quick: bool) -> dict:
         source="ours (addendum Sec. 5 panel C); the paper's K = Ω(log log d) is a text note, not a curve",
         status="reconstructed setting")
 def make_batches_vs_d(quick: bool) -> FigureOutput:
-    data = batches_vs_d_data(quick)
+    with _pool(quick):
+        data = batches_vs_d_data(quick)
     fig, ax = subplots(figsize=(6.2, 4.0))
     x = np.asarray(data["log2_d"])
     ax.plot(x, data["K_UB"], color=OKABE_ITO[2], lw=1.4, label="K_UB: rollout LSTD exact (ours, sufficient)")
@@ -301,7 +326,8 @@ def contrasts_data(quick: bool) -> dict:
                "policy-induced theorem",
         status="reconstructed setting")
 def make_contrasts(quick: bool) -> FigureOutput:
-    data = contrasts_data(quick)
+    with _pool(quick):
+        data = contrasts_data(quick)
     fig, (a1, a2) = subplots(1, 2, figsize=(8.0, 3.6))
     for i, (d, rows) in enumerate(data["trajectories"].items()):
         col = OKABE_ITO[i]

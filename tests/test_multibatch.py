@@ -473,3 +473,30 @@ def test_greedy_learner_asking_too_many_batches_gets_an_error():
 
 def test_exactness_threshold_is_strict():
     assert EXACT_THRESHOLD == 1e-6
+
+
+# ---------------------------------------------------------------------------- figures and benchmark
+
+
+def test_figures_registered_with_paper_or_ours_labels():
+    from rltheory.figures import FIGURES, load_recipes
+
+    load_recipes()
+    names = ("multibatch-k1-wall", "multibatch-success-vs-n", "multibatch-batches-vs-d", "multibatch-contrasts")
+    for name in names:
+        recipe = FIGURES[name]
+        assert "ours" in recipe.title or "paper" in recipe.title, name
+        assert recipe.status == "reconstructed setting"
+
+
+def test_benchmark_quick_smoke(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "multibatch.py"
+    spec = importlib.util.spec_from_file_location("bench_multibatch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.run(quick=True)
+    assert out["d256"]["queries_used"] == 64 * 64 and all(r["seconds"] > 0 for r in out["sweep"])
+    assert "extrapolated" in capsys.readouterr().out
