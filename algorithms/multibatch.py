@@ -27,6 +27,9 @@ normal equations: digest addendum Sec. 4.5). Learners:
   cap and reveal ``sigma``: this is why our instance says nothing about the paper's policy-induced
   theorem.
 
+No compiled kernel: every hot path is a vectorised NumPy call or LAPACK (QR, SVD) on at most
+``(n_k + d + 1) x (d + 1)`` arrays, so there is no Numba loop (and no twin) to keep in step.
+
 Outcomes (addendum Sec. 4.1): **success** ``||theta_hat - theta*|| < 1 - 1e-6`` (the min-norm output
 that learned nothing has error 1 only up to rounding); **exact** ``< 1e-6``.
 

@@ -19,6 +19,7 @@ Two kinds of query:
 An *instance* is any object with
 
 * ``dim`` (int): the feature dimension ``d``;
+* ``gamma`` (float in ``[0, 1)``): the discount factor, known to the learner;
 * ``respond(X) -> (rewards, probs, successors)`` for ``X`` of shape ``(n, d)`` (validated rows in
   the closed unit ball): ``rewards`` ``(n,)``, ``probs`` ``(n, b)`` (rows sum to one) and
   ``successors`` ``(n, b, d)``, the features of the ``b`` possible successors of each row.
@@ -36,7 +37,7 @@ import dataclasses
 import numpy as np
 
 from .errors import InvalidDataError, InvalidParameterError, ValidationError
-from .validation import as_float_array, check_finite, check_int, check_ndim
+from .validation import as_float_array, check_finite, check_int, check_ndim, check_real
 
 __all__ = [
     "BatchOverrunError",
@@ -101,15 +102,6 @@ class Feedback:
 
     def replace(self, **changes) -> Feedback:
         return dataclasses.replace(self, **changes)
-
-    @staticmethod
-    def concatenate(parts: list[Feedback], d: int) -> Feedback:
-        """Stack feedback of several batches (successor counts ``b`` must agree)."""
-        if not parts:
-            return Feedback(np.zeros((0, d)), np.zeros(0), np.zeros((0, 1)), np.zeros((0, 1, d)),
-                            np.zeros(0, np.int64), np.zeros(0, np.int64))
-        return Feedback(*(np.concatenate([getattr(p, f.name) for p in parts])
-                          for f in dataclasses.fields(Feedback)))
 
 
 @dataclasses.dataclass
@@ -208,7 +200,8 @@ class QueryOracle(_Counter):
             raise InvalidParameterError("instance", f"must have a respond(X) method, got a "
                                                     f"{type(instance).__name__}", value=type(instance).__name__)
         self.dim = check_int(getattr(instance, "dim", None), "instance.dim", low=1)
-        self.gamma = float(instance.gamma)
+        self.gamma = check_real(getattr(instance, "gamma", None), "instance.gamma", low=0.0, high=1.0,
+                                high_open=True)
         self.transcript = Transcript(self.dim, self.gamma) if record else None
         self._trajectories = bool(trajectories)
         gen = rng if rng is not None else np.random.default_rng(0)

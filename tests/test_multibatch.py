@@ -325,6 +325,31 @@ def test_transcript_replay(learner):
         assert oracle.batches_used >= k + 1
 
 
+class _Coin:
+    """A stochastic toy instance (generic protocol check): x -> e_1 w.p. 0.3, e_2 w.p. 0.7, r = x_1."""
+
+    dim, gamma = 2, 0.5
+
+    def respond(self, X):
+        n = X.shape[0]
+        succ = np.stack([np.tile([1.0, 0.0], (n, 1)), np.tile([0.0, 1.0], (n, 1))], axis=1)
+        return X[:, 0].copy(), np.tile([0.3, 0.7], (n, 1)), succ
+
+
+def test_oracle_stochastic_feedback_and_trajectories():
+    oracle = QueryOracle(_Coin(), 2, 200, rng=np.random.default_rng(0))
+    fb = oracle.submit(np.array([[0.0, 0.5]]))
+    np.testing.assert_allclose(fb.expected_next(), [[0.3, 0.7]])
+    np.testing.assert_allclose(fb.effective_features(0.5), [[-0.15, 0.15]])
+    tr = oracle.submit_trajectories(np.array([[0.0, 0.5]]), np.array([150]))
+    nxt = tr.features[1:]
+    first = np.all(nxt == [1.0, 0.0], axis=1)
+    assert tr.n == 150 and abs(first.mean() - 0.3) < 3 * math.sqrt(0.21 / 149)  # drawn w.p. 0.3 / 0.7
+    assert np.all(first | np.all(nxt == [0.0, 1.0], axis=1))
+    with pytest.raises(InvalidDataError, match="deterministic"):
+        RolloutLSTD(2).fit(QueryOracle(_Coin(), 2, 10), np.random.default_rng(0))
+
+
 def test_trajectories_can_be_forbidden():
     inst = NestedSector.sample(6, GAMMA, (6, 3, 1), np.random.default_rng(0))
     with pytest.raises(InvalidParameterError, match="one-step"):
