@@ -24,10 +24,11 @@ An *instance* is any object with
   the closed unit ball): ``rewards`` ``(n,)``, ``probs`` ``(n, b)`` (rows sum to one) and
   ``successors`` ``(n, b, d)``, the features of the ``b`` possible successors of each row.
 
-The oracle keeps the instance in a closure and exposes no attribute that leads to it; learners
-are written against :class:`QueryOracle` alone, and their outputs can be recomputed from a recorded
-:class:`Transcript` with :class:`ReplayOracle` (which has no instance at all), which is how the
-tests check that a learner depends on nothing but its feedback.
+The oracle keeps the instance in a closure and has no attribute that is the instance or one of its
+methods (Python cannot hide it from a determined reader: a closure's cells are inspectable).
+The real check is behavioural: a learner's output can be recomputed from a recorded
+:class:`Transcript` with :class:`ReplayOracle`, which has no instance at all, and perturbing the
+feedback of batch ``k`` must leave the learner's queries of batches ``1..k`` unchanged.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ class QueryOracle(_Counter):
     ----------
     instance : object
         Has ``dim``, ``gamma`` and ``respond(X)`` (see the module docstring). Kept in a closure;
-        no attribute of the oracle returns it.
+        no attribute of the oracle is the instance or a method of it.
     batches : int >= 1
         Maximum number of :meth:`submit` / :meth:`submit_trajectories` calls.
     budget : int >= 1
