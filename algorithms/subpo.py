@@ -13,9 +13,10 @@ Estimators (``estimator=``):
   ``b_i = mean_{m != n} G_i^(m)`` it stays exactly unbiased (the plain batch mean scales ``E[g]`` by ``1 - 1/B``).
 * ``"myopic"``: ``Delta_i`` in place of ``G_i``. Its expectation ``sum_h E[grad log pi Delta_h]`` ignores the effect of
   ``a_h`` on later gains; its ascent fixed points are greedy (spec addendum §2).
-* ``"official_code"``: the official code's loss (manish-pra/non-additive-RL ``main.py``, spec B2.2): the step signal is the
-  prefix value ``F(tau_{0:h+1}) / MAX_Ret`` averaged over the ``(H-1) B`` entries (``MAX_Ret`` = ``model.normaliser``,
-  ``2(H+1)`` on the grids). Same expectation as ``"myopic"`` (past gains act as a baseline), more variance.
+* ``"official_code"``: the official code's loss (manish-pra/non-additive-RL ``main.py``, spec B2.2): the step signal
+  is the prefix value ``F(tau_{0:h+1}) / MAX_Ret`` averaged over the ``(H-1) B`` entries
+  (``MAX_Ret`` = ``model.normaliser``, ``2(H+1)`` on the grids). Same expectation as ``"myopic"`` (past gains act
+  as a baseline), more variance.
 
 Policies (``policy=``): ``"markov"``, the time-indexed softmax ``pi(a | s, h) ∝ exp(theta[h, s, a])``; ``"history"``,
 the same plus ``sum_k W[a, k] m_h[features[s, k]]`` with ``m_h`` the covered vector of the prefix (the addendum's
@@ -23,8 +24,8 @@ TabNM: on the grids the covered bits of the 5x5 window around the agent; no bias
 The code's MLP policies are not reproduced (no PyTorch; tabular logits are the subject here).
 
 Optimisers (``optimizer=``): ``"adam"`` (ascent, ``b1 = 0.9, b2 = 0.999, eps = 1e-8``), ``"sgd"``, and ``"npg"``:
-``pi <- pi exp(eta A_hat)`` i.e. ``theta += eta (Q_hat_h(s, a) - V_hat_h(s))`` (0 for unvisited actions), which is the exact
-natural gradient for the time-indexed softmax (spec addendum §1 and §5.8 [RECONSTRUCTED]; Markov policy only).
+``pi <- pi exp(eta A_hat)`` i.e. ``theta += eta (Q_hat_h(s, a) - V_hat_h(s))`` (0 for unvisited actions), which is the
+exact natural gradient for the time-indexed softmax (spec addendum §1 and §5.8 [RECONSTRUCTED]; Markov policy only).
 
 Default step sizes [documented choice, spec addendum §5.9]: Adam ``lr = 0.1`` (the addendum's tabular value for
 two-rooms; 0.3 on the coverage grid, which the figure recipes pass), SGD ``lr = 10`` (gain-to-go with the ``1/B``
@@ -32,8 +33,9 @@ scaling needs lr of about 10), NPG ``eta = 0.1`` in raw F units. The code's lear
 two-rooms) are MLP rates, 10-30 times too small for tabular logits.
 
 Baselines: :class:`SRL` (the code's "standard RL": the same estimators on the modular surrogate
-``r(s) = sum_j w_j cover[s, j]`` that counts repeats; ``form="official"`` is the code's prefix form, ``"reward_to_go"`` the
-REINFORCE form), the uniform policy (:func:`uniform_value`), and in :mod:`.subpo_exact` greedy, exact OPT and beam search.
+``r(s) = sum_j w_j cover[s, j]`` that counts repeats; ``form="official"`` is the code's prefix form,
+``"reward_to_go"`` the REINFORCE form), the uniform policy (:func:`uniform_value`), and in :mod:`.subpo_exact`
+greedy, exact OPT and beam search.
 
 Paper text. Searched again (arXiv 2307.13372 HTML v2, OpenReview loYSzjSaAK, the authors' pages): only the abstract
 and the introduction's first lines are reachable, so the estimator, NPG step, theorem constants and figure layout
@@ -51,7 +53,7 @@ from rltheory.submodular import SubmodularMDP
 from rltheory.trace import Trace
 from rltheory.validation import check_int, check_real
 
-from .subpo_exact import MAX_TRAJECTORIES, TrajectoryTable
+from .subpo_exact import MAX_TRAJECTORIES, trajectory_table
 from .subpo_kernels import (
     BASELINE_MODES,
     GAIN_MODES,
@@ -129,7 +131,7 @@ class SubPO(Algorithm):
 
     @classmethod
     def conformance_cases(cls):
-        return [{"batch": 8}, {"estimator": "myopic", "policy": "history", "batch": 6},
+        return [{"estimator": "myopic", "policy": "history", "batch": 6},
                 {"estimator": "official_code", "optimizer": "sgd", "batch": 5, "baseline": "none"},
                 {"optimizer": "npg", "batch": 4}]
 
@@ -163,11 +165,7 @@ class SubPO(Algorithm):
         adam = [np.zeros((R, theta[0].size)), np.zeros((R, theta[0].size)), np.zeros((R, W[0].size)),
                 np.zeros((R, W[0].size))]
         epoch_fn, adam_fn = (epoch_kernel, adam_kernel) if backend == "numba" else (epoch_numpy, adam_numpy)
-        table = None
-        try:
-            table = TrajectoryTable(model, max_trajectories=EXACT_LIMIT)
-        except InvalidParameterError:
-            pass
+        table = trajectory_table(model, EXACT_LIMIT)
         gens = generators(seeds)
         u = np.empty((R, B, 2 * T + 1))
         objective = np.empty((R, epochs))
@@ -225,7 +223,7 @@ class SRL(SubPO):
 
     @classmethod
     def conformance_cases(cls):
-        return [{"batch": 6}, {"form": "reward_to_go", "batch": 4}]
+        return [{"form": "reward_to_go", "batch": 4}]
 
 
 def uniform_value(model: SubmodularMDP, episodes: int = 2000, seed: int = 0) -> float:
@@ -235,10 +233,9 @@ def uniform_value(model: SubmodularMDP, episodes: int = 2000, seed: int = 0) -> 
                                 value=type(model).__name__)
     T, S, A = model.H - 1, model.S, model.A
     theta = np.zeros((T, S, A))
-    try:
-        return TrajectoryTable(model, max_trajectories=MAX_TRAJECTORIES).objective(theta)
-    except InvalidParameterError:
-        pass
+    table = trajectory_table(model, MAX_TRAJECTORIES)
+    if table is not None:
+        return table.objective(theta)
     episodes = check_int(episodes, "episodes", low=1)
     u = np.random.default_rng(check_int(seed, "seed", low=0)).random((episodes, 2 * T + 1))
     F = rollout_numpy(u, theta, np.zeros((A, model.features.shape[1])), False, *_model_arrays(model))[-1]

@@ -26,7 +26,8 @@ from .subpo_kernels import (
     tabular_advantage,
 )
 
-__all__ = ["TrajectoryTable", "greedy_value", "exact_greedy_value", "optimum", "beam_search", "TIES"]
+__all__ = ["TrajectoryTable", "trajectory_table", "greedy_value", "exact_greedy_value", "optimum", "beam_search",
+           "TIES"]
 
 TIES = ("lowest", "random")
 #: Largest trajectory table built by default.
@@ -51,7 +52,7 @@ class TrajectoryTable:
 
     def __init__(self, model: SubmodularMDP, max_trajectories: int = MAX_TRAJECTORIES):
         self.model = _check_model(model)
-        H, S, A = model.H, model.S, model.A
+        H, A = model.H, model.A
         nxt, prob = model.successors
         s0 = np.flatnonzero(model.mu > 0)
         states = s0[:, None]
@@ -76,7 +77,10 @@ class TrajectoryTable:
             del n
         self.states, self.actions, self.log_model = states, actions, logp
         N, T = actions.shape
-        self.value = np.array([model.value(tr) for tr in states])
+        if model.is_coverage:  # F of the visited set, straight from its definition (not from the gains)
+            self.value = model.cover[states].max(axis=1) @ model.weights
+        else:
+            self.value = np.array([model.value(tr) for tr in states])
         Kf = model.features.shape[1]
         self.phi = np.zeros((N, T, Kf))
         if model.is_coverage:
@@ -149,7 +153,7 @@ class TrajectoryTable:
         return tuple(out)
 
     def fisher(self, theta) -> np.ndarray:
-        """Exact Fisher matrix ``E[(sum_h grad log pi)(sum_h grad log pi)^T]`` of the Markov policy, ``(T S A, T S A)``."""
+        """Exact Fisher ``E[(sum_h grad log pi)(sum_h grad log pi)^T]`` of the Markov policy, ``(T S A, T S A)``."""
         T, S, A = theta.shape
         p = self.probs(theta)
         w = self.trajectory_probs(theta)
@@ -167,6 +171,17 @@ class TrajectoryTable:
         w = self.trajectory_probs(theta)
         return tabular_advantage(self.states, self.actions, self.returns(estimator), w, self.model.S,
                                  self.model.A)
+
+
+def trajectory_table(model: SubmodularMDP, max_trajectories: int = MAX_TRAJECTORIES) -> TrajectoryTable | None:
+    """The model's :class:`TrajectoryTable` (built once and kept on the model), or None if it has too many."""
+    cache = model.__dict__.setdefault("_trajectory_tables", {})
+    if max_trajectories not in cache:
+        try:
+            cache[max_trajectories] = TrajectoryTable(model, max_trajectories)
+        except InvalidParameterError:
+            cache[max_trajectories] = None
+    return cache[max_trajectories]
 
 
 # ---------------------------------------------------------------------------- greedy

@@ -49,7 +49,7 @@ def _pick(cdf_vals, n, u):
     return n - 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _probs_at(theta_r, W_r, history, h, s, m, feats, out):
     A = out.shape[0]
     mx = -np.inf
@@ -71,7 +71,7 @@ def _probs_at(theta_r, W_r, history, h, s, m, feats, out):
         out[a] /= tot
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _cover(m, s, cols, vals, weights):
     """Add state ``s`` to the covered vector ``m``; return its marginal gain and its modular surrogate."""
     gain = 0.0
@@ -88,7 +88,7 @@ def _cover(m, s, cols, vals, weights):
     return gain, sur
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def epoch_kernel(u, theta, W, history, mu, nxt, prob, cols, vals, weights, feats, gain_mode, return_mode,
                  baseline_mode, ret_scale, npg, grad_theta, grad_W, objective):
     """One epoch for all replicates (see the module docstring); fills ``grad_theta (R, T, S, A)``,
@@ -98,7 +98,9 @@ def epoch_kernel(u, theta, W, history, mu, nxt, prob, cols, vals, weights, feats
     J = weights.shape[0]
     Hp = nxt.shape[0]
     Kf = feats.shape[1]
-    for r in nb.prange(R):
+    K = nxt.shape[3]
+    for r in range(R):
+        th, Wr = theta[r], W[r]
         states = np.empty((B, T + 1), dtype=np.int64)
         actions = np.empty((B, T), dtype=np.int64)
         probs = np.empty((B, T, A))
@@ -114,12 +116,16 @@ def epoch_kernel(u, theta, W, history, mu, nxt, prob, cols, vals, weights, feats
             F = g0
             first = g0 if gain_mode == 0 else r0
             for h in range(T):
-                _probs_at(theta[r], W[r], history, h, s, m, feats, p)
-                probs[b, h, :] = p
+                _probs_at(th, Wr, history, h, s, m, feats, p)
+                for a in range(A):
+                    probs[b, h, a] = p[a]
                 a = _pick(p, A, u[r, b, 1 + 2 * h])
                 hp = h if Hp > 1 else 0
-                k = _pick(prob[hp, s, a], nxt.shape[3], u[r, b, 2 + 2 * h])
-                s = nxt[hp, s, a, k]
+                if K == 1:  # deterministic move: the uniform is consumed all the same
+                    s = nxt[hp, s, a, 0]
+                else:
+                    k = _pick(prob[hp, s, a], K, u[r, b, 2 + 2 * h])
+                    s = nxt[hp, s, a, k]
                 g, sur = _cover(m, s, cols, vals, weights)
                 F += g
                 actions[b, h] = a
@@ -192,13 +198,13 @@ def epoch_kernel(u, theta, W, history, mu, nxt, prob, cols, vals, weights, feats
                     _cover(m, states[b, h + 1], cols, vals, weights)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def adam_kernel(x, g, m, v, t, lr, b1, b2, eps):
     """In-place Adam *ascent* step on ``(R, n)`` arrays (Kingma & Ba 2015, bias-corrected), step number ``t >= 1``."""
     R, n = x.shape
     c1 = 1.0 - b1 ** t
     c2 = 1.0 - b2 ** t
-    for r in nb.prange(R):
+    for r in range(R):
         for i in range(n):
             gi = g[r, i]
             m[r, i] = b1 * m[r, i] + (1.0 - b1) * gi
