@@ -27,7 +27,7 @@ from .subpo_kernels import (
 )
 
 __all__ = ["TrajectoryTable", "trajectory_table", "greedy_value", "exact_greedy_value", "optimum", "beam_search",
-           "TIES"]
+           "exact_ascent", "TIES"]
 
 TIES = ("lowest", "random")
 #: Largest trajectory table built by default.
@@ -103,8 +103,12 @@ class TrajectoryTable:
     # ------------------------------------------------------------------ policy quantities
     def probs(self, theta, W=None, history=False) -> np.ndarray:
         """``pi(a | x_h)`` along every trajectory: ``(N, T, A)``."""
-        W = np.zeros((self.model.A, self.phi.shape[2])) if W is None else W
         T = self.actions.shape[1]
+        if not history:  # Markov: softmax once per (h, s), then gather
+            pi = np.exp(theta - theta.max(axis=2, keepdims=True))
+            pi /= pi.sum(axis=2, keepdims=True)
+            return pi[np.arange(T)[None, :], self.states[:, :T]]
+        W = np.zeros((self.model.A, self.phi.shape[2])) if W is None else W
         return np.stack([policy_probs(theta, W, history, h, self.states[:, h], self.phi[:, h]) for h in range(T)],
                         axis=1) if T else np.zeros((self.states.shape[0], 0, self.model.A))
 
@@ -337,3 +341,21 @@ def beam_search(model: SubmodularMDP, width: int = 2000) -> float:
         order = np.argsort(-F, kind="stable")[:width]
         s, m = s2[order], m2[order]
     return float((m @ w).max())
+
+
+def exact_ascent(table: TrajectoryTable, direction: str = "gain_to_go", steps: int = 300, eta: float = 10.0,
+                 npg: bool = False) -> np.ndarray:
+    """``J`` along exact ascent from the uniform Markov policy, ``(steps + 1,)``.
+
+    Each step moves ``theta`` by ``eta`` times the exact expectation of the estimator ``direction``
+    (``"gain_to_go"`` = ``grad J``; ``"myopic"``: the official code's direction), or with ``npg=True`` by ``eta``
+    times the exact tabular advantage ``Q - V`` of ``direction``'s returns (natural policy gradient).
+    """
+    model = table.model
+    theta = np.zeros((model.H - 1, model.S, model.A))
+    J = [table.objective(theta)]
+    for _ in range(check_int(steps, "steps", low=0)):
+        g = table.advantage(theta, direction) if npg else table.expected_estimator(theta, None, False, direction)[0]
+        theta = theta + eta * g
+        J.append(table.objective(theta))
+    return np.array(J)

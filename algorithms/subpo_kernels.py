@@ -301,8 +301,9 @@ def scatter_gradient(states, actions, probs, phi, adv, weight, S, history):
     np.put_along_axis(onehot, actions[..., None], 1.0, axis=2)
     d = (onehot - probs) * (adv * weight[:, None])[..., None]  # (N, T, A)
     gt = np.zeros((T, S, A))
-    for h in range(T):
-        np.add.at(gt[h], states[:, h], d[:, h])
+    for h in range(T):  # bincount adds in sample order, like the kernel's loop
+        for a in range(A):
+            gt[h, :, a] = np.bincount(states[:, h], weights=d[:, h, a], minlength=S)
     gW = np.einsum("nta,ntk->ak", d, phi) if history else np.zeros((A, phi.shape[-1]))
     return gt, gW
 
@@ -317,8 +318,9 @@ def tabular_advantage(states, actions, G, weight, S, A):
     q = np.zeros((T, S, A))
     n = np.zeros((T, S, A))
     for h in range(T):
-        np.add.at(q[h], (states[:, h], actions[:, h]), weight * G[:, h])
-        np.add.at(n[h], (states[:, h], actions[:, h]), weight)
+        idx = states[:, h] * A + actions[:, h]
+        q[h] = np.bincount(idx, weights=weight * G[:, h], minlength=S * A).reshape(S, A)
+        n[h] = np.bincount(idx, weights=weight, minlength=S * A).reshape(S, A)
     qs, ns = q.sum(axis=2, keepdims=True), n.sum(axis=2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(n > 0, q / np.where(n > 0, n, 1.0) - qs / np.where(ns > 0, ns, 1.0), 0.0)
