@@ -50,16 +50,27 @@ def _pick(cdf_vals, n, u):
 
 
 @nb.njit(cache=True, inline="always")
-def _probs_at(theta_r, W_r, history, h, s, m, feats, out):
+def _gather(s, m, feats, fidx, fval):
+    """Nonzero history features at ``s``: their columns ``fidx[:n]`` and values ``fval[:n]`` (ascending ``k``)."""
+    n = 0
+    for k in range(feats.shape[1]):
+        f = feats[s, k]
+        if f >= 0 and m[f] != 0.0:
+            fidx[n] = k
+            fval[n] = m[f]
+            n += 1
+    return n
+
+
+@nb.njit(cache=True, inline="always")
+def _probs_at(theta_r, W_r, h, s, fidx, fval, nf, out):
+    """Softmax of ``theta[h, s, :] + W[:, fidx] @ fval`` into ``out (A,)`` (zero features skipped: adding 0 is exact)."""
     A = out.shape[0]
     mx = -np.inf
     for a in range(A):
         z = theta_r[h, s, a]
-        if history:
-            for k in range(feats.shape[1]):
-                f = feats[s, k]
-                if f >= 0:
-                    z += W_r[a, k] * m[f]
+        for i in range(nf):
+            z += W_r[a, fidx[i]] * fval[i]
         out[a] = z
         if z > mx:
             mx = z
@@ -107,6 +118,11 @@ def epoch_kernel(u, theta, W, history, mu, nxt, prob, cols, vals, weights, feats
         G = np.empty((B, T))
         m = np.zeros(J)
         p = np.empty(A)
+        fidx = np.empty(Kf, dtype=np.int64)
+        fval = np.empty(Kf)
+        nf = 0
+        pcache = np.empty((T, S, A))  # Markov policy: pi(. | s, h) computed once per (h, s) visited
+        have = np.zeros((T, S), dtype=np.bool_)
         ftot = 0.0
         for b in range(B):
             m[:] = 0.0
@@ -116,7 +132,14 @@ def epoch_kernel(u, theta, W, history, mu, nxt, prob, cols, vals, weights, feats
             F = g0
             first = g0 if gain_mode == 0 else r0
             for h in range(T):
-                _probs_at(th, Wr, history, h, s, m, feats, p)
+                if history:
+                    nf = _gather(s, m, feats, fidx, fval)
+                    _probs_at(th, Wr, h, s, fidx, fval, nf, p)
+                else:
+                    if not have[h, s]:
+                        _probs_at(th, Wr, h, s, fidx, fval, 0, pcache[h, s])
+                        have[h, s] = True
+                    p[:] = pcache[h, s]
                 for a in range(A):
                     probs[b, h, a] = p[a]
                 a = _pick(p, A, u[r, b, 1 + 2 * h])
@@ -186,14 +209,14 @@ def epoch_kernel(u, theta, W, history, mu, nxt, prob, cols, vals, weights, feats
                     adv = G[b, h]
                 adv *= 1.0 / B
                 s = states[b, h]
+                if history:
+                    nf = _gather(s, m, feats, fidx, fval)
                 for a in range(A):
                     d = ((1.0 if a == actions[b, h] else 0.0) - probs[b, h, a]) * adv
                     gt[h, s, a] += d
                     if history:
-                        for kk in range(Kf):
-                            f = feats[s, kk]
-                            if f >= 0:
-                                gW[a, kk] += d * m[f]
+                        for i in range(nf):
+                            gW[a, fidx[i]] += d * fval[i]
                 if history:
                     _cover(m, states[b, h + 1], cols, vals, weights)
 
