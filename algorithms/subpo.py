@@ -48,12 +48,22 @@ import numpy as np
 
 from rltheory.algorithm import Algorithm, register_algorithm
 from rltheory.errors import InvalidModelError, InvalidParameterError
-from rltheory.rng import draw_uniforms, generators
+from rltheory.rng import as_seed_sequences, draw_uniforms, generators
 from rltheory.submodular import SubmodularMDP
 from rltheory.trace import Trace
 from rltheory.validation import check_int, check_real
 
-from .subpo_exact import MAX_TRAJECTORIES, trajectory_table
+from .subpo_exact import (
+    MAX_TRAJECTORIES,
+    TIES,
+    TrajectoryTable,
+    beam_search,
+    exact_ascent,
+    exact_greedy_value,
+    greedy_value,
+    optimum,
+    trajectory_table,
+)
 from .subpo_kernels import (
     BASELINE_MODES,
     GAIN_MODES,
@@ -65,7 +75,8 @@ from .subpo_kernels import (
     rollout_numpy,
 )
 
-__all__ = ["SubPO", "SRL", "uniform_value", "ESTIMATORS", "POLICIES", "OPTIMIZERS", "BASELINES", "DEFAULT_LR"]
+__all__ = ["SubPO", "SRL", "Greedy", "uniform_value", "greedy_value", "exact_greedy_value", "optimum", "beam_search",
+           "exact_ascent", "TrajectoryTable", "ESTIMATORS", "POLICIES", "OPTIMIZERS", "BASELINES", "DEFAULT_LR"]
 
 ESTIMATORS = ("gain_to_go", "myopic", "official_code")
 POLICIES = ("markov", "history")
@@ -240,3 +251,25 @@ def uniform_value(model: SubmodularMDP, episodes: int = 2000, seed: int = 0) -> 
     u = np.random.default_rng(check_int(seed, "seed", low=0)).random((episodes, 2 * T + 1))
     F = rollout_numpy(u, theta, np.zeros((A, model.features.shape[1])), False, *_model_arrays(model))[-1]
     return float(F.mean())
+
+
+class Greedy:
+    """The history-dependent greedy policy as a baseline with a learner-like ``run`` (spec B2.4, addendum §5.6).
+
+    At step ``h`` it takes ``argmax_a E[F(s' | tau_{0:h}) | s_h, a]``; ``ties="lowest"`` breaks ties to the lowest
+    action, ``"random"`` uniformly. ``run(model, episodes, replicates, seed)`` returns a Trace whose ``objective``
+    ``(R, episodes)`` holds ``F`` of each greedy trajectory (replicate ``r`` seeded like every learner's). Not
+    registered with the conformance suite: it plans with the model instead of learning from samples.
+    """
+
+    def __init__(self, ties="lowest"):
+        self.ties = _choice(ties, "ties", TIES)
+
+    def run(self, model, episodes=1, replicates=None, seed=0) -> Trace:
+        if not isinstance(model, SubmodularMDP):
+            raise InvalidModelError("mdp", f"Greedy needs a SubmodularMDP, got {type(model).__name__}",
+                                    value=type(model).__name__)
+        episodes = check_int(episodes, "episodes", low=1)
+        seeds = as_seed_sequences(seed, replicates)
+        rows = [greedy_value(model, self.ties, episodes, int(s.generate_state(1)[0])) for s in seeds]
+        return Trace({"objective": np.array(rows)}, {"algorithm": "Greedy", "ties": self.ties, "model": model.name})

@@ -64,7 +64,7 @@ def _gather(s, m, feats, fidx, fval):
 
 @nb.njit(cache=True, inline="always")
 def _probs_at(theta_r, W_r, h, s, fidx, fval, nf, out):
-    """Softmax of ``theta[h, s, :] + W[:, fidx] @ fval`` into ``out (A,)`` (zero features skipped: adding 0 is exact)."""
+    """Softmax of ``theta[h, s, :] + W[:, fidx] @ fval`` into ``out (A,)`` (zero features skipped: exact)."""
     A = out.shape[0]
     mx = -np.inf
     for a in range(A):

@@ -111,7 +111,8 @@ def _grid_figure(env: str, quick: bool) -> FigureOutput:
     ax.set_ylim(top=1.04 * max(lines.values()))
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     final = {label: {"mean": float(t.objective[:, -1].mean()),
-                     "se": float(t.objective[:, -1].std(ddof=1) / np.sqrt(t.replicates))} for label, t in traces.items()}
+                     "se": float(t.objective[:, -1].std(ddof=1) / np.sqrt(t.replicates))}
+             for label, t in traces.items()}
     data = {"env": env, "batch": batch, "epochs": epochs, "seeds": seeds, "lr": LR[env], "curves": curves,
             "reference_lines": lines, "final": final}
     return FigureOutput(fig, data, NOTES)

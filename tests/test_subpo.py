@@ -425,3 +425,14 @@ def test_bandit_smdp_structure():
     m = bandit_smdp(np.eye(3), horizon=3, epsilon=0.3)
     np.testing.assert_allclose(m.P[0, 1], [0.1, 0.8, 0.1])
     assert m.A == m.S == 3
+
+
+def test_greedy_baseline_class():
+    from rltheory.algorithms.subpo import Greedy
+
+    rooms = two_rooms()
+    assert Greedy().run(rooms).objective.tolist() == [[28.0]]
+    rand = Greedy(ties="random").run(rooms, 30, replicates=2, seed=0).objective
+    assert rand.shape == (2, 30) and rand.mean() > 28.0  # random ties explore more than lowest-action ties
+    with pytest.raises(InvalidParameterError):
+        Greedy(ties="first")
