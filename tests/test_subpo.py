@@ -41,10 +41,11 @@ from rltheory.submodular import LogDetEntropy, Modular, SteinerTruncation, Weigh
 
 
 # ----------------------------------------------------------------------------- helpers
-def random_smdp(seed, S=4, A=3, H=4, *, stochastic=True, fractional=True):
+def random_smdp(seed, S=4, A=3, H=4, *, stochastic=True, fractional=True, staged=False):
     """A random stochastic submodular MDP small enough to enumerate (S <= 4, A <= 3, H <= 4)."""
     rng = np.random.default_rng(seed)
-    P = rng.random((S, A, S)) ** 3 if stochastic else np.eye(S)[rng.integers(0, S, (S, A))]
+    shape = (H - 1, S, A) if staged else (S, A)
+    P = rng.random(shape + (S,)) ** 3 if stochastic else np.eye(S)[rng.integers(0, S, shape)]
     P /= P.sum(axis=-1, keepdims=True)
     J = 5
     cover = (rng.random((S, J)) < 0.5) * (rng.random((S, J)) if fractional else 1.0)
@@ -196,8 +197,11 @@ def test_grid_invariants():
     # 2x2 footprint: F <= 4 + 2 (H - 1) = 2 (H + 1) on any trajectory
     rng = np.random.default_rng(0)
     u = rng.random((200, 2 * cov.H - 1))
-    F = rollout_numpy(u, np.zeros((cov.H - 1, cov.S, cov.A)), np.zeros((cov.A, 25)), False, *_model_arrays(cov))[-1]
+    out = rollout_numpy(u, np.zeros((cov.H - 1, cov.S, cov.A)), np.zeros((cov.A, 25)), False, *_model_arrays(cov))
+    F = out[-1]
     assert F.max() <= 162 and F.min() >= 4
+    # incremental gains telescope to F of the visited set, computed from its definition
+    np.testing.assert_allclose(F, [cov.value(tr) for tr in out[0]], atol=1e-12)
 
 
 def test_reference_lines_of_the_addendum():
@@ -209,10 +213,10 @@ def test_reference_lines_of_the_addendum():
 
 # ----------------------------------------------------------------------------- estimators (exact)
 @settings(max_examples=6)
-@given(st.integers(0, 10_000), st.sampled_from(["markov", "history"]), st.booleans())
-def test_gain_to_go_is_unbiased(seed, policy, stochastic):
+@given(st.integers(0, 10_000), st.sampled_from(["markov", "history"]), st.booleans(), st.booleans())
+def test_gain_to_go_is_unbiased(seed, policy, stochastic, staged):
     """E[g_gtg] (enumerated) = grad J (central finite differences) to 1e-6, Markov and history policies."""
-    model = random_smdp(seed, stochastic=stochastic)
+    model = random_smdp(seed, stochastic=stochastic, staged=staged)
     table = TrajectoryTable(model)
     theta, W = random_params(model, seed)
     history = policy == "history"
@@ -275,9 +279,11 @@ def test_modular_reduction_is_reinforce_with_reward_to_go():
 @pytest.mark.parametrize("gain_mode, return_mode, baseline_mode, npg, history", [
     (0, 0, 0, False, False), (0, 0, 0, False, True), (0, 1, 1, False, True), (0, 2, 2, False, False),
     (1, 2, 0, False, False), (1, 0, 2, False, True), (0, 0, 0, True, False), (0, 1, 0, True, False)])
-@pytest.mark.parametrize("which", ["random", "two_rooms"])
+@pytest.mark.parametrize("which", ["random", "staged", "two_rooms"])
 def test_kernel_matches_numpy_twin(gain_mode, return_mode, baseline_mode, npg, history, which):
-    model = random_smdp(11) if which == "random" else two_rooms(horizon=12)
+    models = {"random": lambda: random_smdp(11), "staged": lambda: random_smdp(12, staged=True),
+              "two_rooms": lambda: two_rooms(horizon=12)}
+    model = models[which]()
     R, B, T = 2, 9, model.H - 1
     rng = np.random.default_rng(2)
     theta = rng.standard_normal((R, T, model.S, model.A))
