@@ -40,6 +40,17 @@ greedy, exact OPT and beam search.
 Paper text. Searched again (arXiv 2307.13372 HTML v2, OpenReview loYSzjSaAK, the authors' pages): only the abstract
 and the introduction's first lines are reachable, so the estimator, NPG step, theorem constants and figure layout
 remain the digest's reconstructions; no difference from the spec could be checked against the paper body.
+
+Choices and differences from the official code (each also in the spec addendum §5):
+
+* default estimator is the paper form (gain to go) with a leave-one-out baseline; the code's prefix form is
+  ``"official_code"`` (no baseline in the code: pass ``baseline="none"`` to replicate it exactly);
+* tabular softmax policies instead of the code's MLPs; the history policy reads covered bits of a window around
+  the agent (TabNM), not the MLP's padded list of visited indices;
+* the NPG update is exact for the time-indexed softmax only (refused for the history policy);
+* replicates run one after another inside the kernel (a ``prange`` over replicates cost more than it saved on the
+  shared 2-core machine); every replicate draws its own uniforms from ``rltheory.rng``, so results do not depend
+  on how many replicates run together.
 """
 
 from __future__ import annotations
