@@ -16,6 +16,7 @@ from rltheory.algorithms.subpo import SRL, SubPO, _model_arrays, uniform_value
 from rltheory.algorithms.subpo_exact import (
     TrajectoryTable,
     beam_search,
+    exact_ascent,
     exact_greedy_value,
     greedy_value,
     optimum,
@@ -345,22 +346,14 @@ def test_tight_family_attains_the_greedy_ratio(k):
     assert greedy_value(model, ties="random", episodes=20, seed=1).mean() >= exact_greedy_value(model) - 1e-12
 
 
-def _exact_ascent(table, direction, steps, eta):
-    theta = np.zeros((table.model.H - 1, table.model.S, table.model.A))
-    for _ in range(steps):
-        g = table.expected_estimator(theta, None, False, direction)[0]
-        theta += eta * g
-    return table.objective(theta)
-
-
 def test_myopic_ascent_stops_at_greedy_while_gain_to_go_reaches_opt():
     """Tight family (k = 3, decoys win ties by eps): exact ascent along the myopic direction converges to the greedy
     value k (1 - (1 - 1/k)^k) + k eps; along the gain-to-go gradient (= grad J) it reaches OPT = k."""
     k, eps = 3, 0.01
     table = TrajectoryTable(tight_greedy_family(k, eps=eps))
     greedy = exact_greedy_value(table.model)
-    assert _exact_ascent(table, "myopic", 300, 10.0) == pytest.approx(greedy, abs=0.02)
-    assert _exact_ascent(table, "gain_to_go", 300, 10.0) >= 0.99 * k
+    assert exact_ascent(table, "myopic", 300, 10.0)[-1] == pytest.approx(greedy, abs=0.02)
+    assert exact_ascent(table, "gain_to_go", 300, 10.0)[-1] >= 0.99 * k
 
 
 def test_sampled_gain_to_go_reaches_opt_on_the_tight_family():
@@ -442,3 +435,14 @@ def test_greedy_baseline_class():
     assert rand.shape == (2, 30) and rand.mean() > 28.0  # random ties explore more than lowest-action ties
     with pytest.raises(InvalidParameterError):
         Greedy(ties="first")
+
+
+@pytest.mark.parametrize("seed", [1, 6])
+def test_exact_gradient_ascent_with_small_steps_never_decreases_j(seed):
+    """Spec B6.7: exact gradient steps with eta = 1 / (H^2 F_max) never decrease J (the rule is loose, addendum §1)."""
+    model = random_smdp(seed)
+    table = TrajectoryTable(model)
+    eta = 1.0 / (model.H ** 2 * model.normaliser)
+    J = exact_ascent(table, "gain_to_go", 40, eta)
+    assert np.all(np.diff(J) >= -1e-12)
+    assert J[-1] > J[0]
