@@ -33,3 +33,7 @@ __all__ = ["UCBVI", "NashMirrorProx",
            "ApproximateNashMirrorProx", "NashMD", "OnlineMirrorDescent", "ExtragradientPO", "MagneticMirrorDescent",
            "SQIRL", "GORP", "QLearning", "TabularMean", "LinearLeastSquares",
            "StepMix", "EpsMix", "ConservativeUCBVI", "BaselineOnly"]
+
+from .subpo import SRL, SubPO  # noqa: E402
+
+__all__ += ["SubPO", "SRL"]

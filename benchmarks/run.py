@@ -32,6 +32,7 @@ import bench_ucbvi  # noqa: E402
 import nash_mp  # noqa: E402
 import sqirl  # noqa: E402
 import stepmix  # noqa: E402
+import subpo  # noqa: E402
 from bench_common import log_stderr, machine_info, paper_benchmark, render_machine  # noqa: E402
 
 BENCHMARKS = {
@@ -41,6 +42,7 @@ BENCHMARKS = {
     "stepmix": paper_benchmark(stepmix),
     "nash_mp": paper_benchmark(nash_mp),
     "sqirl": paper_benchmark(sqirl),
+    "subpo": paper_benchmark(subpo),
 }
 
 

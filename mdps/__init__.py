@@ -23,3 +23,7 @@ from .gymnasium import from_gymnasium
 
 __all__ = ["riverswim", "garnet", "chain", "gridworld", "from_gymnasium", "random_game", "cyclic_game",
            "rock_paper_scissors", "bradley_terry_game", "condorcet_game", "random_reference", "game_batch"]
+
+from .submodular import bandit_smdp, coverage_grid, random_bandit_smdp, tight_greedy_family, two_rooms  # noqa: E402
+
+__all__ += ["coverage_grid", "two_rooms", "bandit_smdp", "random_bandit_smdp", "tight_greedy_family"]

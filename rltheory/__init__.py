@@ -35,3 +35,7 @@ __all__ = [
     "InvalidDataError",
     "__version__",
 ]
+
+from .submodular import SubmodularMDP  # noqa: E402
+
+__all__ += ["SubmodularMDP"]

@@ -492,3 +492,8 @@ class PreferenceGame:
     def __repr__(self) -> str:
         kind = "" if self._batch is None else f", batch={self._batch}"
         return f"PreferenceGame(name={self.name!r}, n={self.n}{kind})"
+
+# Submodular MDPs (set-function returns) live in their own core module; re-exported here.
+from .submodular import SubmodularMDP  # noqa: E402
+
+__all__ += ["SubmodularMDP"]

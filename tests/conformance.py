@@ -149,3 +149,14 @@ def check_algorithm(algo, model):
     """Run every conformance check on one configured algorithm and one model."""
     for check in ALL_CHECKS:
         check(algo, model)
+
+
+def _submodular_models():
+    from rltheory.mdps import random_bandit_smdp, tight_greedy_family
+
+    return [random_bandit_smdp(4, 5, 3, seed=1, epsilon=0.2), tight_greedy_family(2)]
+
+
+from rltheory.models import SubmodularMDP  # noqa: E402
+
+MODEL_FACTORIES[SubmodularMDP] = _submodular_models
