@@ -36,8 +36,14 @@ def _games():
 
 
 def _learners():
-    from rltheory.algorithms import (ApproximateNashMirrorProx, ExtragradientPO, MagneticMirrorDescent, NashMD,
-                                     NashMirrorProx, OnlineMirrorDescent)
+    from rltheory.algorithms import (
+        ApproximateNashMirrorProx,
+        ExtragradientPO,
+        MagneticMirrorDescent,
+        NashMD,
+        NashMirrorProx,
+        OnlineMirrorDescent,
+    )
 
     return {
         "NashMirrorProx": (NashMirrorProx(beta=0.1), {}),
