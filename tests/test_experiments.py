@@ -352,5 +352,5 @@ def test_cache_key_changes_with_the_library_code(monkeypatch):
 
     mdp = riverswim(3, 4)
     before = ex.cache_key(UCBVI(), mdp, 10)
-    monkeypatch.setattr(ex, "code_fingerprint", lambda: "0123456789abcdef")
+    monkeypatch.setattr(ex, "code_fingerprint", lambda algorithm=None: "0123456789abcdef")
     assert ex.cache_key(UCBVI(), mdp, 10) != before
