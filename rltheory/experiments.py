@@ -534,8 +534,9 @@ class _Job:
     def inconsistent(self) -> list[_Segment]:
         """Segments read from cache whose arrays do not match the others' (names, dtypes, trailing shapes).
 
-        The reference layout is that of a computed segment if any, else the most common one. Each
-        such segment's file is quarantined and the segment is turned back into one to compute.
+        The reference layout is that of a computed segment if any, else the most common one (none if
+        two layouts are equally common). Each such segment's file is quarantined and the segment is
+        turned back into one to compute.
         """
         def layout(t: Trace):
             return tuple((k, str(v.dtype), v.shape[1:]) for k, v in sorted(t.arrays.items()))
@@ -551,6 +552,8 @@ class _Job:
             for seg in done:
                 counts[layout(seg.source)] = counts.get(layout(seg.source), 0) + 1
             ref = max(counts, key=counts.get)
+            if list(counts.values()).count(counts[ref]) > 1:  # no majority: trust none of them
+                ref = None
         bad = [seg for seg in done if seg.source is not None and layout(seg.source) != ref]
         for seg in bad:
             if self.key_dir is not None:
