@@ -134,7 +134,7 @@ def test_bound_fails_beyond_the_admissible_step():
             pd.dynamics_reference(g.P_batch, np.log(g.reference_batch), star[None], x0[None].copy(),
                                   nm.nash_mp_step_reference,
                                    beta, np.full(60, 4.0), kl, ex, sp)
-            bound = bd.kl_upper_iterations(np.arange(61), beta, kl[0, 0], 4.0)
+            bound = kl[0, 0] * (1.0 + 4.0 * beta) ** -np.arange(61.0)  # the bound's formula at eta = 4
             live = bound > 1e-10
             worst = max(worst, (kl[0, live] / bound[live]).max())
     assert worst > 1.0
@@ -570,3 +570,44 @@ def test_preference_kernels_are_cached_on_disk():
                 found += 1
                 assert type(obj._cache).__name__ != "NullCache", f"{mod.__name__}.{name} lacks cache=True"
     assert found >= 15
+
+
+# ---------------------------------------------------------------------------- bounds: bad input
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: bd.nash_md_kl_upper(10, -0.5), "beta"),
+    (lambda: bd.nash_md_kl_upper(-3, 0.5), "T"),
+    (lambda: bd.nash_md_kl_upper(np.nan, 0.5), "T"),
+    (lambda: bd.kl_upper(10, 0.1, 1.0, eta=4.0), "eta"),
+    (lambda: bd.kl_upper(10, 0.0, 1.0), "beta"),
+    (lambda: bd.kl_upper(10, 0.1, -1.0), "kl0"),
+    (lambda: bd.kl_upper([1, -2], 0.1, 1.0), "N"),
+    (lambda: bd.kl_upper_iterations(3, 0.1, np.nan), "kl0"),
+    (lambda: bd.span_upper(10, 0.1, 1.0, -0.1), "span0"),
+    (lambda: bd.exploitability_upper(10, np.inf, 1.0, 1.0), "beta"),
+    (lambda: bd.exploitability_pointwise_upper(-1.0, 0.0, 0.1), "kl_forward"),
+    (lambda: bd.exploitability_pointwise_upper(1.0, np.nan, 0.1), "kl_reverse"),
+    (lambda: bd.extrapolation_kl_factor(0.1, 0.0), "eta"),
+    (lambda: bd.kl_upper_inexact(1.0, 0.1, 2.0, [0.0, np.nan]), "inexactness"),
+    (lambda: bd.kl_upper_inexact(-1.0, 0.1, 2.0, [0.0, 0.1]), "kl0"),
+    (lambda: bd.nash_md_recursion(1.0, 0.1, [0.5, -0.5]), "etas"),
+    (lambda: bd.nash_md_recursion(1.0, 0.1, [[0.5]]), "etas"),
+    (lambda: bd.mmd_kl_upper(5, 0.1, 1.0, 0.0), "eta"),
+    (lambda: bd.contraction("abc"), "beta"),
+    (lambda: bd.rate_per_query(0.1, 2.5), "eta"),
+])
+def test_bounds_reject_invalid_arguments(call, argument):
+    with pytest.raises(InvalidParameterError) as info:
+        call()
+    assert info.value.argument == argument
+
+
+def test_bounds_locate_the_bad_entry_and_accept_edge_values():
+    with pytest.raises(InvalidParameterError) as info:
+        bd.kl_upper(np.array([0, 2, -4]), 0.1, 1.0)
+    assert info.value.index == (2,) and info.value.value == -4.0
+    assert bd.kl_upper(np.inf, 0.1, 1.0) == 0.0  # N = inf is the limit
+    assert bd.kl_upper(0, 0.1, 0.0) == 0.0  # KL_0 = 0: already at the equilibrium
+    assert bd.mmd_kl_upper(1, 0.1, 1.0, 0.4) == pytest.approx(1 / 1.04)  # MMD steps may exceed 2 * beta
+    assert bd.kl_upper_inexact(1.0, 0.5, 2.0, [0.0, -0.1])[1] == pytest.approx(0.4)  # negative excess is allowed
