@@ -206,7 +206,7 @@ def _arrays(mdp):
 def _kernels(backend):
     if backend is None:
         backend = "numba"
-    if backend not in _KERNELS:
+    if not isinstance(backend, str) or backend not in _KERNELS:
         raise InvalidParameterError("backend", f"must be one of {tuple(_KERNELS)} or None, got {backend!r}",
                                     value=backend)
     return _KERNELS[backend]
@@ -268,7 +268,7 @@ def q_iterates(mdp: FiniteHorizonMDP, k_max: int, *, start: str = "random") -> n
     shortcut, so ``Q^k_t = Q*_t`` for ``t >= H - k`` is a checkable fact, not an assumption.
     """
     k_max = check_int(k_max, "k_max", low=1)
-    if start not in ("random", "rewards"):
+    if not isinstance(start, str) or start not in ("random", "rewards"):
         raise InvalidParameterError("start", f"must be 'random' or 'rewards', got {start!r}", value=start)
     nxt, pr, R, _ = _arrays(mdp)
     H, S = mdp.H, mdp.S

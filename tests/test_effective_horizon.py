@@ -365,3 +365,18 @@ def test_engine_modules_are_small_and_kernels_cached():
     assert kernels >= 15
     bounds_src = Path(eh.__file__).read_text()
     assert "numba" not in bounds_src  # the bounds module holds definitions, no compiled engine
+
+
+def test_analysis_options_reject_arrays_and_unknown_names():
+    mdp = garnet(S=4, A=2, branching=2, horizon=3, seed=0)
+    for kwargs, argument in [({"backend": np.array(["numba"])}, "backend"), ({"backend": "tpu"}, "backend"),
+                             ({"precision": -1.0}, "precision"), ({"precision": np.nan}, "precision"),
+                             ({"greedy_max_k": -1}, "greedy_max_k")]:
+        with pytest.raises(InvalidParameterError) as info:
+            ana.analyze(mdp, **kwargs)
+        assert info.value.argument == argument
+    with pytest.raises(InvalidParameterError) as info:
+        ana.q_iterates(mdp, 2, start=np.array(["random", "rewards"]))
+    assert info.value.argument == "start"
+    with pytest.raises(InvalidModelError):
+        ana.analyze(np.eye(3))
