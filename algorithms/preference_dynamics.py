@@ -58,6 +58,7 @@ __all__ = [
     "keyword_only_hyperparameters",
     "STEP_SIGNATURE",
     "step_kernel",
+    "compiled_step",
 ]
 
 #: ``L``: ``y -> (P pi)[y]`` is 1/2-Lipschitz from ``l1`` to ``l-inf`` when ``P + P^T = 1``
@@ -180,11 +181,13 @@ _V = types.float64[::1]
 #: through a pointer, with exactly the arithmetic of an inlined call.
 STEP_SIGNATURE = types.void(types.float64[:, ::1], _V, _V, _V, types.float64, types.float64, _V, _V)
 _STEP = types.FunctionType(STEP_SIGNATURE)
+_M = types.float64[:, ::1]
+_DRIVER_SIGNATURE = types.void(types.float64[:, :, ::1], _M, _M, _M, _STEP, types.float64, _V, _M, _M, _M)
 
 
 def step_kernel(fn):
-    """Compile ``fn`` as a learner's step (:data:`STEP_SIGNATURE`, eagerly, cached on disk)."""
-    return nb.njit(STEP_SIGNATURE, cache=True)(fn)
+    """Compile ``fn`` as a learner's step (:data:`STEP_SIGNATURE`; lazily, on first use, cached on disk)."""
+    return nb.njit(cache=True)(fn)
 
 
 @nb.njit(cache=True)
@@ -209,20 +212,32 @@ def _dynamics_one(PT, log_rho, log_star, x, step, beta, etas, kl, expl, span):
         step(PT, log_rho, x, g, beta, etas[t], pi, h)
 
 
-_M = types.float64[:, ::1]
-
-
-@nb.njit(types.void(types.float64[:, :, ::1], _M, _M, _M, _STEP, types.float64, _V, _M, _M, _M),
-         parallel=True, cache=True)
-def dynamics_kernel(PT, log_rho, log_star, x, step, beta, etas, kl, expl, span):
-    """Batched driver: ``PT (G, n, n)`` (``P[g].T``, C-contiguous), ``log_rho (G, n)`` with ``G in {1, R}``;
-    ``log_star, x (R, n)`` (``x`` updated in place); ``step`` a :func:`step_kernel`; ``etas (T,)``;
-    metrics ``(R, T + 1)``. All arrays float64, C-contiguous."""
+def _dynamics_driver(PT, log_rho, log_star, x, step, beta, etas, kl, expl, span):
+    """Batched driver (compiled by :func:`dynamics_kernel`): ``prange`` over replicates."""
     R = x.shape[0]
     G = PT.shape[0]
     for r in nb.prange(R):
         gi = min(np.int64(r), G - 1)
         _dynamics_one(PT[gi], log_rho[gi], log_star[r], x[r], step, beta, etas, kl[r], expl[r], span[r])
+
+
+@functools.cache
+def dynamics_kernel():
+    """The compiled batched driver, built on first use (so that importing the learners compiles nothing).
+
+    Call it as ``dynamics_kernel()(PT, log_rho, log_star, x, step, beta, etas, kl, expl, span)``:
+    ``PT (G, n, n)`` (``P[g].T``, C-contiguous), ``log_rho (G, n)`` with ``G in {1, R}``;
+    ``log_star, x (R, n)`` (``x`` updated in place); ``step`` a :func:`step_kernel` compiled for
+    :data:`STEP_SIGNATURE` (:func:`compiled_step`); ``etas (T,)``; metrics ``(R, T + 1)``. All arrays
+    float64, C-contiguous.
+    """
+    return nb.njit(_DRIVER_SIGNATURE, parallel=True, cache=True)(_dynamics_driver)
+
+
+def compiled_step(step):
+    """``step`` compiled for :data:`STEP_SIGNATURE` (loaded from the disk cache when there), ready for the driver."""
+    step.compile(STEP_SIGNATURE)
+    return step
 
 
 def metrics_reference(x, g, log_rho, log_star, beta, xp):
@@ -439,9 +454,10 @@ class PreferenceDynamics(Algorithm):
             x = x0.copy()
             out = {k: np.empty((R, iterations + 1)) for k in ("kl", "exploitability", "span")}
             PT = np.ascontiguousarray(np.swapaxes(P, 1, 2))
-            dynamics_kernel(PT, np.array(log_rho, order="C"), log_star, x, type(self)._step, float(self.beta),
-                            np.ascontiguousarray(etas, dtype=np.float64),
-                            out["kl"], out["exploitability"], out["span"])
+            dynamics_kernel()(PT, np.array(log_rho, order="C"), log_star, x, compiled_step(type(self)._step),
+                              float(self.beta),
+                              np.ascontiguousarray(etas, dtype=np.float64),
+                              out["kl"], out["exploitability"], out["span"])
         else:
             xp = get_namespace(asarray(np.zeros(1), backend))
             out_d = {k: xp.empty((R, iterations + 1)) for k in ("kl", "exploitability", "span")}

@@ -492,7 +492,7 @@ def test_the_prox_formula_is_written_once():
 def test_no_method_codes_each_learner_brings_its_named_step():
     import inspect
 
-    assert "method" not in inspect.signature(pd.dynamics_kernel.py_func).parameters
+    assert "method" not in inspect.signature(pd.dynamics_kernel().py_func).parameters
     steps = {cls._step.py_func.__name__ for cls in ALL}
     assert steps == {"nash_mp_step", "mmd_step", "omd_step", "nash_md_step", "egpo_step"}
     assert not any(hasattr(cls, "_method") for cls in [*ALL, ApproximateNashMirrorProx])
@@ -570,6 +570,7 @@ def test_preference_kernels_are_cached_on_disk():
                 found += 1
                 assert type(obj._cache).__name__ != "NullCache", f"{mod.__name__}.{name} lacks cache=True"
     assert found >= 15
+    assert type(pd.dynamics_kernel()._cache).__name__ != "NullCache"
 
 
 # ---------------------------------------------------------------------------- bounds: bad input
