@@ -84,10 +84,9 @@ _EH_FIELDS = ("n_reachable", "min_k", "epw", "effective_horizon", "v_star", "v_r
 
 
 def _analyze():
-    try:
-        from rltheory.algorithms.effective_horizon_analysis import analyze
-    except ImportError:  # before the split
-        from rltheory.bounds.effective_horizon import analyze
+    # recorded with ``rltheory.bounds.effective_horizon.analyze``, before the engine moved
+    from rltheory.algorithms.effective_horizon_analysis import analyze
+
     return analyze
 
 
