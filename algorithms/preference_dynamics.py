@@ -38,7 +38,7 @@ from numba import types
 from rltheory.algorithm import Algorithm
 from rltheory.backend import asarray, get_namespace, resolve_backend, to_numpy
 from rltheory.errors import InvalidModelError, InvalidParameterError, InvalidPolicyError
-from rltheory.kernels.mirror import exp_one, matvec_t_one
+from rltheory.kernels.mirror import exp_one, logsumexp_last, matvec_t_one
 from rltheory.models import PreferenceGame
 from rltheory.planning import regularized_nash
 from rltheory.rng import as_seed_sequences
@@ -71,12 +71,6 @@ TRACE_ARRAYS = ("kl", "exploitability", "duality_gap", "span", "queries")
 # ---------------------------------------------------------------------------- metrics (NumPy / CuPy)
 
 
-def _lse(z, xp):
-    """``logsumexp`` over the last axis, keepdims (sequential sum, as the compiled kernels)."""
-    m = xp.max(z, axis=-1, keepdims=True)
-    return m + xp.log(xp.cumsum(xp.exp(z - m), axis=-1)[..., -1:])
-
-
 def kl_divergence(log_p, log_q):
     """``KL(p || q) = sum p (log p - log q)`` over the last axis, from log-probabilities ``(..., n)``."""
     xp = get_namespace(log_p, log_q)
@@ -99,7 +93,7 @@ def matvec(P, pi, xp):
 
 def _exploitability_from(log_pi, g, log_rho, beta, xp):
     lr = xp.broadcast_to(log_rho, log_pi.shape)
-    return (beta * _lse(lr + g / beta, xp)[..., 0] + beta * xp.sum(xp.exp(log_pi) * (log_pi - lr), axis=-1)
+    return (beta * logsumexp_last(lr + g / beta, xp)[..., 0] + beta * xp.sum(xp.exp(log_pi) * (log_pi - lr), axis=-1)
             - 0.5)
 
 
@@ -134,7 +128,7 @@ def exploitability(game: PreferenceGame, policy, beta: float):
     pi = np.exp(logp)
     with np.errstate(invalid="ignore"):
         kl = np.sum(np.where(pi > 0, pi * (logp - lr), 0.0), axis=-1)
-    e = beta * _lse(lr + g / beta, np)[..., 0] + beta * kl - 0.5
+    e = beta * logsumexp_last(lr + g / beta, np)[..., 0] + beta * kl - 0.5
     return float(e) if np.ndim(e) == 0 else e
 
 

@@ -26,11 +26,12 @@ import numpy as np
 
 from ..backend import get_namespace
 
-__all__ = ["log_normalize", "kl_prox", "kl_prox_logits", "normalize_one", "exp_one", "matvec_t_one", "kl_prox_one"]
+__all__ = ["logsumexp_last", "log_normalize", "kl_prox", "kl_prox_logits", "normalize_one", "exp_one", "matvec_t_one",
+           "kl_prox_one"]
 
 
-def _lse(z, xp):
-    """``logsumexp`` over the last axis, keepdims (sequential sum, as the compiled kernels)."""
+def logsumexp_last(z, xp):
+    """``logsumexp`` over the last axis, keepdims, in namespace ``xp`` (sequential sum, as the compiled kernels)."""
     m = xp.max(z, axis=-1, keepdims=True)
     return m + xp.log(xp.cumsum(xp.exp(z - m), axis=-1)[..., -1:])
 
@@ -38,7 +39,7 @@ def _lse(z, xp):
 def log_normalize(z):
     """``z - logsumexp(z)`` over the last axis: logits to normalised log-probabilities (same shape)."""
     xp = get_namespace(z)
-    return z - _lse(z, xp)
+    return z - logsumexp_last(z, xp)
 
 
 def kl_prox_logits(log_base, g, log_rho, beta: float, eta: float):
