@@ -133,3 +133,40 @@ def test_cache_fingerprint_follows_the_algorithm_source(tmp_path, monkeypatch):
         for name in [n for n in sys.modules if n.startswith("thirdparty_algo")]:
             del sys.modules[name]
         ex._folder_digest.cache_clear()
+
+
+PAPERS = {"algorithms": Path(rltheory.__file__).resolve().parents[1] / "algorithms",
+          "mdps": Path(rltheory.__file__).resolve().parents[1] / "mdps",
+          "bounds": Path(rltheory.__file__).resolve().parents[1] / "bounds"}
+
+
+def _paper_imports(package: str, path: Path):
+    """Absolute names imported by a module of a paper package (relative imports resolved inside it)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(["rltheory", package] + ([node.module] if node.module else []))
+            yield node.lineno, base
+            for alias in node.names:
+                yield node.lineno, f"{base}.{alias.name}"
+
+
+@pytest.mark.parametrize("package", sorted(PAPERS))
+def test_paper_packages_import_only_the_core_and_themselves(package):
+    """``algorithms``, ``mdps``, ``bounds`` import the core only (and their own modules), never each other
+    nor the figure recipes (docstring examples are not code, so they may show ``rltheory.mdps``)."""
+    folder = PAPERS[package]
+    if not folder.is_dir():
+        pytest.skip("paper packages are not beside the core (an installed wheel)")
+    bad = []
+    for path in sorted(folder.glob("*.py")):
+        for line, name in _paper_imports(package, path):
+            parts = name.split(".")
+            if len(parts) >= 2 and parts[0] == "rltheory" and parts[1] in UPPER and parts[1] != package:
+                bad.append((path.name, line, name))
+    assert not bad, bad
