@@ -15,14 +15,8 @@
 
 from .conservative import BaselineOnly, ConservativeUCBVI
 from .gorp import GORP
-from .nash_mp import (
-    ApproximateNashMirrorProx,
-    ExtragradientPO,
-    MagneticMirrorDescent,
-    NashMD,
-    NashMirrorProx,
-    OnlineMirrorDescent,
-)
+from .nash_mp import ApproximateNashMirrorProx, NashMirrorProx
+from .preference_baselines import ExtragradientPO, MagneticMirrorDescent, NashMD, OnlineMirrorDescent
 from .qlearning import QLearning
 from .regression import LinearLeastSquares, TabularMean
 from .sqirl import SQIRL

@@ -23,7 +23,7 @@ policy greedy on the last head). Reconstructed::
     return pi_1..pi_T
 
 With exact regression (infinite data) ``Qhat_i = Q^k_i``, the ``k``-th iterate of Q-value iteration
-from the random policy's ``Q`` (:mod:`rltheory.bounds.effective_horizon`), so SQIRL returns a policy
+from the random policy's ``Q`` (:mod:`rltheory.algorithms.effective_horizon_analysis`), so SQIRL returns a policy
 greedy in ``Q^k``, optimal on every state it reaches when the MDP is ``k``-QVI-solvable. Each round
 uses only its own ``m`` episodes; a pass costs ``T m`` episodes (``T^2 m`` steps).
 

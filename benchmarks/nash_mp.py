@@ -60,7 +60,7 @@ def run(quick: bool = False) -> dict:
     star = regularized_nash(batch, beta).policy
     out["solvers"]["regularized_nash (batch, s)"] = t_solve
 
-    algo = NashMirrorProx(beta)
+    algo = NashMirrorProx(beta=beta)
     backends = ["numpy", "numba"] + (["cupy"] if cupy_available() else [])
     ref = None
     for backend in backends:

@@ -3,8 +3,8 @@
 1. **Exact analysis** of ``MiniGrid-UnlockPickup-OpenDoorsPickupShaped-v0`` (17,225 states, 6 actions,
    ``T = 100``) with sticky actions (p = 0.25): 103,357 model states, 97,811 reachable, 7.2 million
    reachable (state, step) pairs. Timed on **one core** (``numba.set_num_threads(1)``) and on all cores:
-   ``rltheory.bounds.effective_horizon.analyze`` in full (values, ``min_k``, ``epw``, greedy returns and the
-   simple effective horizon) and without the effective-horizon loop (what the authors compute for sticky
+   ``rltheory.algorithms.effective_horizon_analysis.analyze`` in full (values, ``min_k``, ``epw``, greedy
+   returns and the simple effective horizon) and without the effective-horizon loop (what the authors compute for sticky
    models). Loading the file and building the sticky model are timed apart. Target (issue 5): under 10 s on
    one core. The file is read from ``../shared/data/bridge`` (``RLTHEORY_BRIDGE_DIR`` overrides); without it
    the row is skipped.
@@ -36,7 +36,7 @@ def _timed(fn):
 def _analysis_rows(quick: bool) -> list[dict]:
     import numba
 
-    from rltheory.bounds.effective_horizon import analyze
+    from rltheory.algorithms.effective_horizon_analysis import analyze
     from rltheory.mdps import bridge
     from rltheory.paper_figures.sqirl import bridge_dir
 

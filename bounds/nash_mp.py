@@ -58,6 +58,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from rltheory.errors import InvalidParameterError
+from rltheory.validation import as_float_array
+
 __all__ = [
     "QUERIES_PER_ITERATION",
     "contraction",
@@ -79,34 +82,70 @@ __all__ = [
 QUERIES_PER_ITERATION = 2
 
 
+#: Largest step for which the Nash-MP bounds hold (``1 / L``, ``L = 1/2``; :mod:`rltheory.algorithms.nash_mp`).
+MAX_STEP = 2.0
+
+
 def _arr(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+def _check(x, name: str, *, low: float = 0.0, low_open: bool = False, high: float = np.inf,
+           allow_inf: bool = False) -> np.ndarray:
+    """``x`` as a float array whose entries lie in ``[low, high]`` (``(low, high]`` if ``low_open``), no NaN."""
+    a = as_float_array(x, name, error=InvalidParameterError)
+    ok = ~np.isnan(a) & (a > low if low_open else a >= low) & (a <= high)
+    if not allow_inf:
+        ok &= np.isfinite(a)
+    if not ok.all():
+        idx = tuple(int(i) for i in np.argwhere(~np.atleast_1d(ok))[0]) if a.ndim else None
+        value = float(a[idx]) if idx is not None else float(a)
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise InvalidParameterError(name, f"must lie in {interval}, got {value!r}", index=idx, value=value)
+    return a
+
+
+#: A KL or span computed in floating point can come out a few ulps below 0: accepted (and read as 0) down to this.
+_ROUNDING = -1e-12
+
+
+def _nonneg_measure(x, name: str) -> np.ndarray:
+    """A KL divergence or span: ``>= 0`` up to rounding (``>= -1e-12``, clipped to 0)."""
+    return np.maximum(_check(x, name, low=_ROUNDING), 0.0)
+
+
+def _beta(beta) -> np.ndarray:
+    return _check(beta, "beta", low_open=True)
+
+
+def _eta(eta, high: float = MAX_STEP) -> np.ndarray:
+    return _check(eta, "eta", low_open=True, high=high)
+
+
 def contraction(beta, eta=2.0):
     """Per-iteration KL contraction factor ``1 / (1 + eta beta)`` of exact Nash-MP (``eta <= 2``)."""
-    return 1.0 / (1.0 + _arr(eta) * _arr(beta))
+    return 1.0 / (1.0 + _eta(eta, np.inf) * _beta(beta))
 
 
 def rate_per_query(beta, eta=2.0):
     """Per-query factor ``(1 + eta beta)^(-1/2)`` (``(1 + 2 beta)^(-1/2)`` at ``eta = 2``)."""
-    return contraction(beta, eta) ** 0.5
+    return contraction(beta, _eta(eta)) ** 0.5
 
 
 def kl_upper_iterations(t, beta, kl0, eta=2.0):
     """``KL(pi* || pi_t) <= (1 + eta beta)^(-t) KL(pi* || pi_0)`` after ``t`` Nash-MP iterations."""
-    return _arr(kl0) * contraction(beta, eta) ** _arr(t)
+    return _nonneg_measure(kl0, "kl0") * contraction(beta, _eta(eta)) ** _check(t, "t", allow_inf=True)
 
 
 def kl_upper(N, beta, kl0, eta=2.0):
     """KL rate after ``N`` queries: ``(1 + eta beta)^(-N/2) KL_0`` (the abstract's ``(1 + 2 beta)^(-N/2)``, eta = 2)."""
-    return kl_upper_iterations(_arr(N) / QUERIES_PER_ITERATION, beta, kl0, eta)
+    return kl_upper_iterations(_check(N, "N", allow_inf=True) / QUERIES_PER_ITERATION, beta, kl0, eta)
 
 
 def extrapolation_kl_factor(beta, eta=2.0):
     """``c_h = (1 + eta/2) / (1 + eta beta - eta/2)``, ``eta <= 2``: ``KL(pi* || pi_{t+1/2}) <= c_h KL(pi* || pi_t)``.
     """
-    beta, eta = _arr(beta), _arr(eta)
+    beta, eta = _beta(beta), _eta(eta)
     return (1.0 + eta / 2.0) / (1.0 + eta * beta - eta / 2.0)
 
 
@@ -115,16 +154,17 @@ def span_upper(N, beta, kl0, span0, eta=2.0):
 
     Derived from :func:`kl_upper` (module docstring); ``span0 = s_0`` is the initial span.
     """
-    t = _arr(N) / QUERIES_PER_ITERATION
+    t = _check(N, "N", allow_inf=True) / QUERIES_PER_ITERATION
     q = contraction(beta, eta)
     c_h = extrapolation_kl_factor(beta, eta)
-    return q ** t * _arr(span0) + _arr(eta) * np.sqrt(2.0 * c_h * _arr(kl0)) * (q ** (t / 2) - q ** t) / (q ** -0.5 - 1)
+    kl0, span0 = _nonneg_measure(kl0, "kl0"), _nonneg_measure(span0, "span0")
+    return q ** t * span0 + _arr(eta) * np.sqrt(2.0 * c_h * kl0) * (q ** (t / 2) - q ** t) / (q ** -0.5 - 1)
 
 
 def exploitability_pointwise_upper(kl_forward, kl_reverse, beta):
     """``exploitability(pi) <= KL(pi* || pi) / (4 beta) + beta KL(pi || pi*)`` for every ``pi`` (module docstring)."""
-    beta = _arr(beta)
-    return _arr(kl_forward) / (4.0 * beta) + beta * _arr(kl_reverse)
+    beta = _beta(beta)
+    return _nonneg_measure(kl_forward, "kl_forward") / (4.0 * beta) + beta * _nonneg_measure(kl_reverse, "kl_reverse")
 
 
 def exploitability_upper(N, beta, kl0, span0, eta=2.0):
@@ -142,8 +182,9 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
     ``kl0`` ``(...)``, ``inexactness`` ``(..., T + 1)`` (the approximate run's array; entry 0
     unused). Returns ``(..., T + 1)``: a bound on ``KL(pi* || pi_t)`` of approximate Nash-MP.
     """
-    delta = _arr(inexactness)
-    q = contraction(beta, eta)
+    delta = _check(inexactness, "inexactness", low=-np.inf)
+    kl0 = _nonneg_measure(kl0, "kl0")
+    q = contraction(beta, _eta(eta))
     out = np.empty_like(delta)
     out[..., 0] = kl0
     for t in range(1, delta.shape[-1]):
@@ -153,14 +194,18 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
 
 def nash_md_kl_upper(T, beta):
     """Nash-MD with ``eta_t = 2 / (beta (t + 2))``: ``KL(pi* || pi_T) <= 8 / (beta^2 (T + 1))`` (recalled)."""
-    return 8.0 / (_arr(beta) ** 2 * (_arr(T) + 1.0))
+    return 8.0 / (_beta(beta) ** 2 * (_check(T, "T", allow_inf=True) + 1.0))
 
 
 def nash_md_recursion(kl0, beta, etas):
     """Unrolled ``b_{t+1} = (1 - eta_t beta) b_t + 2 eta_t^2``, ``b_0 = KL_0``: ``(T + 1,)`` for ``etas`` ``(T,)``."""
-    etas = _arr(etas)
+    etas = _check(etas, "etas", low_open=True)
+    if etas.ndim != 1:
+        raise InvalidParameterError("etas", f"must be 1-d (one step per iteration), got shape {etas.shape}",
+                                    value=etas.shape)
+    beta = float(_check(beta, "beta", low_open=True))
     out = np.empty(etas.size + 1)
-    out[0] = kl0
+    out[0] = float(_nonneg_measure(kl0, "kl0"))
     for t, e in enumerate(etas):
         out[t + 1] = (1.0 - e * beta) * out[t] + 2.0 * e * e
     return out
@@ -168,4 +213,4 @@ def nash_md_recursion(kl0, beta, etas):
 
 def mmd_kl_upper(N, beta, kl0, eta):
     """Magnetic mirror descent (one query per step, ``eta <= 4 beta``): ``(1 + eta beta)^(-N) KL_0`` (recalled)."""
-    return _arr(kl0) * contraction(beta, eta) ** _arr(N)
+    return _nonneg_measure(kl0, "kl0") * contraction(beta, eta) ** _check(N, "N", allow_inf=True)

@@ -21,7 +21,7 @@ Provenance. Neither paper's body could be retrieved for this library.
   ``[0, 1]``. The constant and the hidden logarithms are **reconstructed**: :data:`SQIRL_CONSTANT` = 1 and
   no extra log factors. The stochastic effective horizon ``Hbar_k = k + log_A m_k`` is computed with the
   same per-state count ``m_k`` (``~ var / gap^2``, i.e. ``1 / Delta_k^2`` up to logarithms, the form the
-  reviews describe), from :func:`rltheory.bounds.effective_horizon.analyze`.
+  reviews describe), from :func:`rltheory.algorithms.effective_horizon_analysis.analyze`.
 
 Units. ``epsilon`` is measured on returns normalised to ``[0, 1]``; the figures use the span of
 achievable expected returns, ``(V* - V^pi) / (V* - V^worst) <= epsilon`` (exact for deterministic MDPs,

@@ -350,7 +350,7 @@ def reachable_states(mdp: FiniteHorizonMDP) -> list[np.ndarray]:
     at step ``t`` (``t = 0``: the support of ``mu``) under some sequence of actions. Successors with
     probability 0 do not count. This is the authors' ``visitable_states``; the number of distinct
     states over all steps (with ``mdp.meta["state_aliases"]`` applied) is their reachable-state count.
-    Plain NumPy; :mod:`rltheory.bounds.effective_horizon` has a compiled twin.
+    Plain NumPy; :mod:`rltheory.algorithms.effective_horizon_values` has a compiled twin.
     """
     nxt, pr = mdp.successors
     Hp = nxt.shape[0]

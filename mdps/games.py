@@ -27,7 +27,7 @@ import numpy as np
 
 from rltheory.errors import InvalidParameterError
 from rltheory.models import PreferenceGame
-from rltheory.validation import check_int, check_real
+from rltheory.validation import as_float_array, check_int, check_real
 
 __all__ = [
     "GAME_KINDS",
@@ -38,7 +38,14 @@ __all__ = [
     "condorcet_game",
     "random_reference",
     "game_batch",
+    "MAX_BATCH_BYTES",
 ]
+
+#: Largest batch :func:`game_batch` builds (bytes of its ``P`` and reference arrays, counted twice: the
+#: games and their stacked copy); larger requests are refused before anything is allocated.
+MAX_BATCH_BYTES = 4 * 2**30
+#: Python objects per game of a batch while it is built (a PreferenceGame, a generator, a seed sequence).
+_PER_GAME_OVERHEAD = 4096
 
 #: ``kind`` values of :func:`random_game`.
 GAME_KINDS = ("uniform", "tournament", "tie")
@@ -72,6 +79,7 @@ def random_reference(n: int, seed=None, scale: float = 1.0) -> np.ndarray:
 
 
 def _reference(reference, n, rng, scale):
+    scale = check_real(scale, "reference_scale", low=0.0)  # checked even when unused: NaN is never accepted
     if isinstance(reference, str):
         if reference != "random":
             raise InvalidParameterError("reference", f"must be None, an array or 'random', got {reference!r}",
@@ -89,7 +97,7 @@ def random_game(n: int, *, kind: str = "uniform", seed=None, reference=None,
     ``P[i, j] in {0, 1}`` (fair coin); ``"tie"``: all entries ``1/2`` (then ``pi*_beta = rho``).
     """
     n = check_int(n, "n", low=1)
-    if kind not in GAME_KINDS:
+    if not isinstance(kind, str) or kind not in GAME_KINDS:
         raise InvalidParameterError("kind", f"must be one of {GAME_KINDS}, got {kind!r}", value=kind)
     rng = _rng(seed)
     if kind == "uniform":
@@ -146,7 +154,7 @@ def bradley_terry_game(scores, *, reference=None, temperature: float = 1.0) -> P
     Transitive: the response with the highest score is a Condorcet winner (when unique), and
     ``beta``-regularised play tilts ``rho`` towards high scores.
     """
-    s = np.asarray(scores, dtype=np.float64)
+    s = as_float_array(scores, "scores", error=InvalidParameterError)
     if s.ndim != 1 or s.size < 1 or not np.isfinite(s).all():
         raise InvalidParameterError("scores", f"must be a finite 1-d array, got shape {s.shape}", value=s.shape)
     temperature = check_real(temperature, "temperature", low=0.0, low_open=True)
@@ -182,10 +190,28 @@ def game_batch(make, B: int, *, seed=0, name: str | None = None, **kwargs) -> Pr
     """Stack ``B`` independent draws ``make(..., seed=child_b, **kwargs)`` into one batched game.
 
     Game ``b`` uses the generator of ``SeedSequence(seed).spawn(B)[b]``, so the games of a batch
-    do not depend on ``B`` (game 3 of a batch of 8 is game 3 of a batch of 1024).
+    do not depend on ``B`` (game 3 of a batch of 8 is game 3 of a batch of 1024). A batch whose
+    arrays would exceed :data:`MAX_BATCH_BYTES` is refused (``InvalidParameterError`` naming ``B``
+    and the size) after drawing the first game only.
     """
     B = check_int(B, "B", low=1)
     seed = check_int(seed, "seed", low=0)
-    children = [np.random.SeedSequence(seed, spawn_key=(b,)) for b in range(B)]
-    games = [make(seed=np.random.default_rng(c), **kwargs) for c in children]
+    if not callable(make):
+        raise InvalidParameterError("make", f"must be a game constructor, got {type(make).__name__}",
+                                    value=type(make).__name__)
+
+    def draw(b):
+        return make(seed=np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,))), **kwargs)
+
+    first = draw(0)  # its size n sets the memory estimate, checked before the other B - 1 games exist
+    if not isinstance(first, PreferenceGame):
+        raise InvalidParameterError("make", f"must return a PreferenceGame, got {type(first).__name__}",
+                                    value=type(first).__name__)
+    need = B * (2 * 8 * (first.n * first.n + first.n) + _PER_GAME_OVERHEAD)
+    if need > MAX_BATCH_BYTES:
+        raise InvalidParameterError(
+            "B", f"a batch of {B} games with n={first.n} needs about {need / 2**30:.3g} GiB "
+                 f"(limit MAX_BATCH_BYTES = {MAX_BATCH_BYTES / 2**30:g} GiB); use fewer games or run several "
+                 "batches", value=B)
+    games = [first] + [draw(b) for b in range(1, B)]
     return PreferenceGame.stack(games, name=name or f"{games[0].name} x{B}")

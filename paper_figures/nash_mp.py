@@ -71,7 +71,7 @@ def tune(cls, beta: float, batch, queries: int, grid=ETA_GRID):
     for eta in grid:
         if cls is not MagneticMirrorDescent and eta * beta > 1:
             continue
-        algo = cls(beta, eta)
+        algo = cls(beta=beta, eta=eta)
         trace = algo.run(batch, max(1, queries // algo.queries_per_iteration))
         score = _mean_log_kl(trace)
         if best is None or score < best[0]:
@@ -81,8 +81,8 @@ def tune(cls, beta: float, batch, queries: int, grid=ETA_GRID):
 
 def compare(beta: float, batch, queries: int) -> dict:
     """``label -> (trace, eta)`` for Nash-MP and the baselines at the same number of queries."""
-    out = {"Nash-MP": (NashMirrorProx(beta).run(batch, queries // 2), 2.0),
-           "Nash-MD (schedule)": (NashMD(beta).run(batch, queries), None)}
+    out = {"Nash-MP": (NashMirrorProx(beta=beta).run(batch, queries // 2), 2.0),
+           "Nash-MD (schedule)": (NashMD(beta=beta).run(batch, queries), None)}
     for label, cls in (("Nash-MD", NashMD), ("OMD / online IPO", OnlineMirrorDescent), ("MMD", MagneticMirrorDescent),
                        ("EGPO", ExtragradientPO)):
         eta, trace = tune(cls, beta, batch, queries)
@@ -201,7 +201,7 @@ def beta_sweep(quick: bool = True, seed: int = 0) -> dict:
         cols = []
         for beta in betas:
             T = int(np.ceil(np.log(1e14) / np.log1p(2 * beta))) + 5
-            cols.append(fitted_contraction(NashMirrorProx(beta).run(batch, T, init="uniform").kl))
+            cols.append(fitted_contraction(NashMirrorProx(beta=beta).run(batch, T, init="uniform").kl))
         out["n"][n] = np.stack(cols, axis=1)
     return out
 
@@ -239,10 +239,10 @@ def approx_sweep(quick: bool = True, seed: int = 0, beta: float = 0.1) -> dict:
     """Approximate Nash-MP on one random game: ``{(K, M): Trace}`` plus the exact run under ``"exact"``."""
     cfg = SETTINGS[bool(quick)]["approx"]
     game = random_game(cfg["n"], seed=seed, reference="random")
-    out = {"exact": NashMirrorProx(beta).run(game, cfg["T"]), "game": game, "beta": beta}
+    out = {"exact": NashMirrorProx(beta=beta).run(game, cfg["T"]), "game": game, "beta": beta}
     for M in cfg["M"]:
         for K in cfg["K"]:
-            algo = ApproximateNashMirrorProx(beta, inner_steps=K, samples=M)
+            algo = ApproximateNashMirrorProx(beta=beta, inner_steps=K, samples=M)
             out[(K, M)] = algo.run(game, cfg["T"], replicates=cfg["reps"], seed=seed)
     return out
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from rltheory.algorithms import GORP, SQIRL, UCBVI, QLearning
+from rltheory.algorithms.effective_horizon_analysis import analyze
 from rltheory.algorithms.episodic import first_epsilon_optimal
-from rltheory.bounds.effective_horizon import analyze
 from rltheory.bounds.sqirl import gorp_episodes, normalized_suboptimality, sqirl_episodes
 from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure

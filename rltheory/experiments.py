@@ -19,8 +19,9 @@ How it works
   crash or Ctrl-C never leaves a half-written chunk. ``<key>`` is
   :func:`cache_key`: a short SHA-256 of a canonical JSON of the algorithm's class and
   ``get_params()``, the model's ``fingerprint``, ``episodes``, ``seed``, ``backend``, the extra
-  ``run`` keyword arguments, ``rltheory.__version__`` and a hash of the library's source code
-  (:func:`code_fingerprint`). ``CACHE/<key>/config.json`` holds that JSON, for humans. The number
+  ``run`` keyword arguments, ``rltheory.__version__`` and a hash of the source code behind the
+  result (:func:`code_fingerprint`: the core and the algorithm's own package).
+  ``CACHE/<key>/config.json`` holds that JSON, for humans. The number
   of replicates and the chunking are *not* part of the key.
 * **Resume and reuse.** Before computing, every ``reps-<c>-<d>.npz`` already in ``CACHE/<key>/``
   is considered, whatever chunking wrote it: a replicate covered by any cached file is read from
@@ -49,6 +50,7 @@ import math
 import multiprocessing
 import os
 import re
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -116,7 +118,10 @@ def _resolve_cache_dir(cache_dir) -> Path | None:
     if cache_dir is None or cache_dir is True:
         return default_cache_dir()
     if isinstance(cache_dir, str | os.PathLike):
-        return Path(cache_dir)
+        path = Path(cache_dir)
+        if path.exists() and not path.is_dir():
+            raise InvalidParameterError("cache_dir", f"{str(path)!r} exists and is not a folder", value=str(path))
+        return path
     raise InvalidParameterError(
         "cache_dir", "must be a path, None (default folder) or False (no cache), "
         f"got {type(cache_dir).__name__}", value=cache_dir)
@@ -178,24 +183,53 @@ def _model_fingerprint(model) -> Any:
             "state": _canonical({k: v for k, v in sorted(state.items())}, "model")}
 
 
+def _hash_folder(digest, folder: Path, *, kernels: bool = False) -> None:
+    files = sorted(folder.glob("*.py")) + (sorted(folder.glob("kernels/*.py")) if kernels else [])
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+
+
 @functools.cache
-def code_fingerprint() -> str:
-    """A hash of the library's source (``rltheory`` and its ``algorithms``, ``mdps``, ``bounds`` packages).
-
-    Part of every cache key, so that a change to an algorithm or a kernel never silently reuses
-    results computed by older code (figure recipes, in ``paper_figures``, are left out: they
-    consume results, they do not produce them).
-    """
-    import importlib
-
+def _core_digest() -> bytes:
+    """SHA-256 state of the core's sources (this package's folder and its ``kernels/``)."""
     digest = hashlib.sha256()
-    for package in ("rltheory", "rltheory.algorithms", "rltheory.mdps", "rltheory.bounds"):
-        for folder in importlib.import_module(package).__path__:
-            root = Path(folder)
-            files = sorted(root.glob("*.py")) + (sorted(root.glob("kernels/*.py")) if package == "rltheory" else [])
-            for path in files:
-                digest.update(path.relative_to(root).as_posix().encode())
-                digest.update(path.read_bytes())
+    _hash_folder(digest, Path(__file__).resolve().parent, kernels=True)
+    return digest.digest()
+
+
+@functools.cache
+def _folder_digest(folder: str) -> bytes:
+    digest = hashlib.sha256()
+    _hash_folder(digest, Path(folder))
+    return digest.digest()
+
+
+def _source_folder(obj) -> Path | None:
+    """The folder of the module that defines ``type(obj)`` (``None`` for built-ins and interactive classes).
+
+    Read from the class's already-imported module (``sys.modules``): nothing is imported here.
+    """
+    module = sys.modules.get(type(obj).__module__)
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve().parent if file else None
+
+
+def code_fingerprint(algorithm=None) -> str:
+    """A hash of the source code that produces ``algorithm``'s results: the core and the algorithm's package.
+
+    Part of every cache key, so that a change to a learner or a kernel never silently reuses results
+    computed by older code. Hashed: every ``.py`` file of the core (``rltheory/`` and its ``kernels/``)
+    and, when ``algorithm`` is given, every ``.py`` file in the folder of the module defining its class
+    (for the library's learners, ``rltheory.algorithms``; for a third party's learner, its own package).
+    The files are located through the class's own, already-imported module, so the core imports no
+    paper package (figure recipes, models' constructors and bounds do not produce results: models
+    enter the key through their own ``fingerprint``).
+    """
+    digest = hashlib.sha256(_core_digest())
+    folder = _source_folder(algorithm) if algorithm is not None else None
+    if folder is not None and folder != Path(__file__).resolve().parent:
+        digest.update(_folder_digest(str(folder)))
     return digest.hexdigest()[:16]
 
 
@@ -212,7 +246,7 @@ def _key_config(algorithm, model, episodes: int, seed: int, backend, run_kwargs:
         "backend": backend,
         "run_kwargs": _canonical(kwargs, "run_kwargs"),
         "rltheory": __version__,
-        "code": code_fingerprint(),
+        "code": code_fingerprint(algorithm),
     }
 
 
@@ -256,13 +290,44 @@ def _chunk_path(key_dir: Path, a: int, b: int) -> Path:
     return key_dir / f"reps-{a}-{b}.npz"
 
 
-def _save_atomic(trace: Trace, path: Path) -> None:
+#: Metadata entry of a cached chunk file: its cache key, replicate range, episodes and array layout.
+_STAMP = "cache_chunk"
+#: A ``.tmp`` file in a cache folder older than this (seconds) is left over from a killed writer.
+STALE_TMP_SECONDS = 3600.0
+
+
+def _stamp(trace: Trace, key: str, a: int, b: int, episodes: int) -> dict:
+    return {"key": key, "replicates": [a, b], "episodes": episodes,
+            "arrays": {k: [str(v.dtype), list(v.shape[1:])] for k, v in sorted(trace.arrays.items())}}
+
+
+def _save_atomic(trace: Trace, path: Path, stamp: Mapping | None = None) -> None:
     """Write ``trace`` to ``path`` so that ``path`` is either absent or complete.
 
     :meth:`Trace.save` writes a temporary file beside ``path`` and renames it into place; the
-    temporary file is removed whatever happens (exceptions included).
+    temporary file is removed whatever happens (exceptions included). ``stamp`` (the chunk's key,
+    replicate range, episodes and array layout) is stored in the file's metadata and checked when
+    the chunk is read back.
     """
+    if stamp is not None:
+        trace = Trace(trace.arrays, {**trace.meta, _STAMP: dict(stamp)})
     trace.save(path)
+
+
+def _clean_stale_tmp(key_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove ``.tmp`` files older than :data:`STALE_TMP_SECONDS` from ``key_dir`` (left by killed writers)."""
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    if not key_dir.is_dir():
+        return removed
+    for p in key_dir.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > STALE_TMP_SECONDS:
+                p.unlink()
+                removed.append(p)
+    return removed
 
 
 def _umask() -> int:
@@ -309,23 +374,49 @@ def _cached_intervals(key_dir: Path) -> list[tuple[int, int, Path]]:
     return sorted(found)
 
 
-def _load_chunk(path: Path, c: int, d: int) -> Trace | None:
-    """The trace in ``path``, or ``None`` (file moved aside, with a warning) if unusable."""
+def _quarantine(path: Path, reason: str) -> None:
+    warnings.warn(f"ignoring unusable cached chunk {path} ({reason}); it is moved aside and recomputed",
+                  RuntimeWarning, stacklevel=5)
+    with contextlib.suppress(OSError):
+        os.replace(path, path.with_name(path.name + ".corrupt"))
+
+
+def _check_stamp(trace: Trace, key: str | None, c: int, d: int, episodes: int | None) -> None:
+    """Raise :class:`InvalidDataError` unless ``trace`` is the chunk ``[c, d)`` of ``key`` it claims to be."""
+    if trace.replicates != d - c:
+        raise InvalidDataError("path", f"holds {trace.replicates} replicates, its name says {d - c}",
+                               value=trace.replicates)
+    stamp = trace.meta.get(_STAMP)
+    if not isinstance(stamp, dict):
+        raise InvalidDataError("path", "has no chunk stamp (key, replicate range): not written by this cache",
+                               value=None)
+    if key is not None and stamp.get("key") != key:
+        raise InvalidDataError("path", f"belongs to cache key {stamp.get('key')!r}, not {key!r}",
+                               value=stamp.get("key"))
+    if stamp.get("replicates") != [c, d]:
+        raise InvalidDataError("path", f"holds replicates {stamp.get('replicates')}, its name says [{c}, {d}]",
+                               value=stamp.get("replicates"))
+    if episodes is not None and stamp.get("episodes") != episodes:
+        raise InvalidDataError("path", f"was run for {stamp.get('episodes')} episodes, not {episodes}",
+                               value=stamp.get("episodes"))
+    layout = {k: [str(v.dtype), list(v.shape[1:])] for k, v in sorted(trace.arrays.items())}
+    if stamp.get("arrays") != layout:
+        raise InvalidDataError("path", f"arrays {layout} do not match the stamp {stamp.get('arrays')} "
+                                       "(missing, truncated or altered arrays)", value=sorted(layout))
+
+
+def _load_chunk(path: Path, c: int, d: int, key: str | None = None, episodes: int | None = None) -> Trace | None:
+    """The trace in ``path`` (its chunk stamp checked and removed), or ``None`` (moved aside, warned) if unusable."""
     try:
         trace = Trace.load(path)
-        if trace.replicates != d - c:
-            raise InvalidDataError(
-                "path", f"holds {trace.replicates} replicates, its name says {d - c}",
-                value=trace.replicates)
+        _check_stamp(trace, key, c, d, episodes)
     except FileNotFoundError:
         return None
     except Exception as exc:  # unreadable or inconsistent: recompute rather than fail
-        warnings.warn(f"ignoring unusable cached chunk {path} ({type(exc).__name__}: {exc}); "
-                      "it is moved aside and recomputed", RuntimeWarning, stacklevel=4)
-        with contextlib.suppress(OSError):
-            os.replace(path, path.with_name(path.name + ".corrupt"))
+        _quarantine(path, f"{type(exc).__name__}: {exc}")
         return None
-    return trace
+    meta = {k: v for k, v in trace.meta.items() if k != _STAMP}
+    return Trace(trace.arrays, meta)
 
 
 # ---------------------------------------------------------------------------- planning
@@ -356,7 +447,8 @@ def _grid(replicates: int, chunk: int) -> Iterator[tuple[int, int]]:
         yield a, min(a + chunk, replicates)
 
 
-def _plan(replicates: int, chunk: int, key_dir: Path | None) -> list[_Segment]:
+def _plan(replicates: int, chunk: int, key_dir: Path | None, key: str | None = None,
+          episodes: int | None = None) -> list[_Segment]:
     """Cover ``[0, replicates)`` with segments, reading cached files where they exist.
 
     Within each chunk ``[a, b)`` of the grid, a replicate covered by a cached file is read from
@@ -374,7 +466,7 @@ def _plan(replicates: int, chunk: int, key_dir: Path | None) -> list[_Segment]:
                 if not covering:
                     break
                 d, c, p = max(covering)  # the covering file that reaches furthest
-                source = loaded[p] if p in loaded else _load_chunk(p, c, d)
+                source = loaded[p] if p in loaded else _load_chunk(p, c, d, key, episodes)
                 if source is None:
                     intervals.remove((c, d, p))
                 else:
@@ -436,7 +528,39 @@ class _Job:
     def finish(self, seg: _Segment, trace: Trace) -> None:
         seg.computed = trace
         if self.key_dir is not None:
-            _save_atomic(trace, _chunk_path(self.key_dir, seg.a, seg.b))
+            _save_atomic(trace, _chunk_path(self.key_dir, seg.a, seg.b),
+                         _stamp(trace, self.key, seg.a, seg.b, self.episodes))
+
+    def inconsistent(self) -> list[_Segment]:
+        """Segments read from cache whose arrays do not match the others' (names, dtypes, trailing shapes).
+
+        The reference layout is that of a computed segment if any, else the most common one (none if
+        two layouts are equally common). Each such segment's file is quarantined and the segment is
+        turned back into one to compute.
+        """
+        def layout(t: Trace):
+            return tuple((k, str(v.dtype), v.shape[1:]) for k, v in sorted(t.arrays.items()))
+
+        done = [seg for seg in self.segments if seg.computed is not None or seg.source is not None]
+        if not done:
+            return []
+        computed = [layout(seg.computed) for seg in done if seg.computed is not None]
+        if computed:
+            ref = computed[0]
+        else:
+            counts: dict = {}
+            for seg in done:
+                counts[layout(seg.source)] = counts.get(layout(seg.source), 0) + 1
+            ref = max(counts, key=counts.get)
+            if list(counts.values()).count(counts[ref]) > 1:  # no majority: trust none of them
+                ref = None
+        bad = [seg for seg in done if seg.source is not None and layout(seg.source) != ref]
+        for seg in bad:
+            if self.key_dir is not None:
+                c, d = seg.offset, seg.offset + seg.source.replicates
+                _quarantine(_chunk_path(self.key_dir, c, d), "its arrays do not match the other chunks'")
+            seg.source, seg.offset = None, 0
+        return bad
 
     def result(self) -> Trace:
         pieces = [seg.rows() for seg in self.segments]
@@ -466,15 +590,37 @@ def _make_job(label, algorithm, model, episodes, *, replicates, seed, chunk_repl
             f"replicate_seeds(seed, r, r + 1)), got {seed!r}", value=seed)
     seed = check_int(seed, "seed", low=0)
     chunk = check_int(chunk_replicates, "chunk_replicates", low=1)
+    _check_run_kwargs(algorithm, run_kwargs)
     key = key_dir = None
     if cache_root is not None:
         config = _key_config(algorithm, model, episodes, seed, backend, run_kwargs)
         key = hashlib.sha256(_dumps(config).encode()).hexdigest()[:16]
         key_dir = cache_root / key
         _write_config(key_dir, config)
-    segments = _plan(replicates, chunk, key_dir)
+        _clean_stale_tmp(key_dir)
+    segments = _plan(replicates, chunk, key_dir, key, episodes)
     return _Job(label, algorithm, model, episodes, seed, backend, dict(run_kwargs), key, key_dir,
                 segments)
+
+
+def _check_run_kwargs(algorithm, run_kwargs: Mapping) -> None:
+    """Unknown ``run`` keywords and a bad ``chunk_episodes`` fail here, naming the keyword, before any work."""
+    import inspect
+
+    try:
+        params = inspect.signature(algorithm.run).parameters
+    except (TypeError, ValueError):  # no introspectable signature: let run() decide
+        params = None
+    if params is not None and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        for name in run_kwargs:
+            if name not in params or params[name].kind is inspect.Parameter.POSITIONAL_ONLY:
+                known = sorted(n for n, p in params.items()
+                               if p.kind is p.KEYWORD_ONLY and n not in ("replicates", "seed"))
+                raise InvalidParameterError(
+                    name, f"is not a keyword of {type(algorithm).__name__}.run (it accepts {known})",
+                    value=run_kwargs[name])
+    if run_kwargs.get("chunk_episodes") is not None:
+        check_int(run_kwargs["chunk_episodes"], "chunk_episodes", low=1)
 
 
 def _mp_context():
@@ -486,7 +632,7 @@ def _mp_context():
 def _execute(jobs: list[_Job], *, workers: int, executor: cf.Executor | None, progress: bool,
              desc: str) -> None:
     """Compute every segment without a source, saving each as soon as it finishes."""
-    todo = [(job, seg) for job in jobs for seg in job.segments if seg.source is None]
+    todo = [(job, seg) for job in jobs for seg in job.segments if seg.source is None and seg.computed is None]
     total = sum(len(job.segments) for job in jobs)
     with tqdm(total=total, initial=total - len(todo), desc=desc, unit="chunk", disable=not progress,
               leave=False) as bar:
@@ -622,6 +768,10 @@ def sweep(configs: Iterable[tuple], episodes: int, *, replicates: int, seed: int
     workers = check_int(workers, "workers", low=1)
     progress = _resolve_progress(progress)
     cache_root = _resolve_cache_dir(cache_dir)
+    if isinstance(configs, str | bytes | Mapping) or not isinstance(configs, Iterable):
+        raise InvalidParameterError(
+            "configs", "must be an iterable of (label, algorithm, model[, run_kwargs]) tuples, got "
+            f"{type(configs).__name__}", value=type(configs).__name__)
     jobs: list[_Job] = []
     seen = set()
     for i, config in enumerate(configs):
@@ -649,4 +799,6 @@ def sweep(configs: Iterable[tuple], episodes: int, *, replicates: int, seed: int
     else:
         desc = f"sweep of {len(jobs)}"
     _execute(jobs, workers=workers, executor=executor, progress=progress, desc=desc)
+    if any([job.inconsistent() for job in jobs]):  # every job checked; chunks that disagree are recomputed
+        _execute(jobs, workers=workers, executor=executor, progress=progress, desc=desc)
     return {job.label: job.result() for job in jobs}

@@ -27,6 +27,7 @@ mode (``quick=False``, ``rltheory reproduce --full``) matches the paper's scale.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import os
@@ -59,6 +60,7 @@ __all__ = [
     "figure",
     "load_recipes",
     "reproduce",
+    "check_names",
     "write_manifest",
     "to_json_data",
 ]
@@ -358,6 +360,11 @@ def write_manifest(out: str | os.PathLike = Path("paper_figures")) -> Path:
 # ---------------------------------------------------------------------------- reproduce
 
 
+def check_names(names: str | Iterable[str] | None) -> list[str]:
+    """The registered figures ``names`` asks for (``None``: all); :class:`UnknownFigureError` suggests close names."""
+    return _resolve_names(names)
+
+
 def _resolve_names(names) -> list[str]:
     if names is None:
         return sorted(FIGURES)
@@ -368,8 +375,14 @@ def _resolve_names(names) -> list[str]:
     if unknown:
         known = ", ".join(sorted(FIGURES)) or "(none)"
         hint = ""
+        for name in unknown:
+            close = difflib.get_close_matches(str(name), sorted(FIGURES), n=3, cutoff=0.5)
+            if not close:  # a paper's prefix (``stepmix``) is close to none of its figures as a whole word
+                close = [f for f in sorted(FIGURES) if f.startswith(f"{name}-")][:3]
+            if close:
+                hint += f"; did you mean {' or '.join(map(repr, close))} for {name!r}?"
         if IMPORT_ERRORS:
-            hint = f"; recipe modules that failed to import: {', '.join(sorted(IMPORT_ERRORS))}"
+            hint += f"; recipe modules that failed to import: {', '.join(sorted(IMPORT_ERRORS))}"
         raise UnknownFigureError("names", f"unknown figure(s) {', '.join(map(repr, unknown))}; "
                                           f"known figures: {known}{hint}", value=unknown)
     return names

@@ -12,6 +12,7 @@ import numba as nb
 import numpy as np
 
 from .errors import InvalidModelError
+from .kernels.mirror import kl_prox_logits
 from .models import PreferenceGame
 from .validation import check_int, check_real
 
@@ -61,8 +62,10 @@ def regularized_nash(game: PreferenceGame, beta: float, *, tol: float = 1e-12,
     fixed point of ``T(x) = log rho + P exp(x) / beta - logsumexp(.)`` in log space
     (``x = log pi``). Solved in two phases, batched over the games of a batch:
 
-    1. exact Nash mirror-prox steps with ``eta = 2`` (KL contraction ``1 / (1 + 2 beta)`` per step,
-       see :mod:`rltheory.algorithms.nash_mp`) while Newton's method does not yet make progress;
+    1. mirror-prox steps with ``eta = 2`` while Newton's method does not yet make progress: the
+       extrapolation ``h = Prox(x, P exp(x))`` then ``x <- Prox(x, P exp(h))``, with the one KL prox
+       step :func:`rltheory.kernels.mirror.kl_prox_logits` (a contraction of ``KL(pi* || .)`` by
+       ``1 / (1 + 2 beta)`` per step for this strongly monotone game);
     2. Newton's method on ``x - T(x) = 0`` with the exact Jacobian
        ``J = (I - 1 q^T) (P / beta) (diag(pi) - pi pi^T)``, ``q = exp(T(x))``, a step being kept only
        if it shrinks the sup-norm residual by 10 %; otherwise a mirror-prox step is taken.
@@ -162,6 +165,9 @@ _FLOOR_ULPS = 16
 
 #: Mirror-prox steps taken when a (damped) Newton step fails to shrink the residual by 10 %.
 _MP_STEPS_PER_FALLBACK = 20
+#: Their step size: ``1 / L = 2``, the largest for which mirror prox contracts (``P pi`` is 1/2-Lipschitz
+#: from l1 to l-inf when ``P + P^T = 1``).
+_MP_STEP = 2.0
 
 
 def _nash_newton_or_prox(x, P, log_rho, beta, res, eye, mp_steps):
@@ -194,11 +200,9 @@ def _nash_newton_or_prox(x, P, log_rho, beta, res, eye, mp_steps):
     z = x[bad]
     Pb, lb = P[bad], log_rho[bad]
     for _ in range(mp_steps):
-        g = np.einsum("bij,bj->bi", Pb, np.exp(z))
-        yh = (2.0 * g + 2.0 * beta * lb + z) / (1.0 + 2.0 * beta)
+        yh = kl_prox_logits(z, np.einsum("bij,bj->bi", Pb, np.exp(z)), lb, beta, _MP_STEP)
         h = yh - _lse_last(yh)
-        g2 = np.einsum("bij,bj->bi", Pb, np.exp(h))
-        yf = (2.0 * g2 + 2.0 * beta * lb + z) / (1.0 + 2.0 * beta)
+        yf = kl_prox_logits(z, np.einsum("bij,bj->bi", Pb, np.exp(h)), lb, beta, _MP_STEP)
         z = yf - _lse_last(yf)
     best_x[bad] = z
     best_r[bad] = np.abs(z - _fixed_point(z, Pb, lb, beta)).max(axis=-1)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
+
+from .errors import InvalidDataError
 
 __all__ = ["Trace"]
 
@@ -27,12 +30,22 @@ class Trace:
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], meta: Mapping | None = None):
-        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        if not isinstance(arrays, Mapping):
+            raise InvalidDataError("arrays", f"must be a mapping name -> array, got {type(arrays).__name__}",
+                                   value=type(arrays).__name__)
         if not arrays:
-            raise ValueError("a Trace needs at least one array")
+            raise InvalidDataError("arrays", "a Trace needs at least one array, got an empty mapping", value=0)
+        bad = [k for k in arrays if not isinstance(k, str)]
+        if bad:
+            raise InvalidDataError("arrays", f"names must be strings, got {bad[0]!r}", value=bad[0])
+        if meta is not None and not isinstance(meta, Mapping):
+            raise InvalidDataError("meta", f"must be a mapping or None, got {type(meta).__name__}",
+                                   value=type(meta).__name__)
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
         leading = {k: v.shape[0] if v.ndim else None for k, v in arrays.items()}
         if None in leading.values() or len(set(leading.values())) != 1:
-            raise ValueError(f"all arrays of a Trace must share a leading replicate axis, got {leading}")
+            raise InvalidDataError("arrays", f"all arrays of a Trace must share a leading replicate axis, got "
+                                             f"{leading}", value=leading)
         self._arrays = arrays
         self.meta = dict(meta or {})
 
@@ -84,11 +97,17 @@ class Trace:
         """Stack traces along the replicate axis (all must have the same arrays)."""
         traces = list(traces)
         if not traces:
-            raise ValueError("nothing to concatenate")
+            raise InvalidDataError("traces", "nothing to concatenate", value=0)
         keys = list(traces[0].keys())
-        for t in traces[1:]:
+        for i, t in enumerate(traces[1:], 1):
             if list(t.keys()) != keys:
-                raise ValueError(f"traces have different arrays: {keys} vs {list(t.keys())}")
+                raise InvalidDataError("traces", f"trace {i} has arrays {list(t.keys())}, trace 0 has {keys}",
+                                       index=(i,), value=list(t.keys()))
+            for k in keys:
+                if t[k].shape[1:] != traces[0][k].shape[1:]:
+                    raise InvalidDataError("traces", f"array {k!r} of trace {i} has shape {t[k].shape}, trace 0's "
+                                                     f"{traces[0][k].shape} (only the replicate axis may differ)",
+                                           index=(i,), value=t[k].shape)
         return Trace({k: np.concatenate([t[k] for t in traces], axis=0) for k in keys},
                      meta if meta is not None else traces[0].meta)
 
@@ -112,7 +131,27 @@ class Trace:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trace:
-        with np.load(Path(path), allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
-            arrays = {k: data[k] for k in data.files if k != "__meta__"}
+        """Read a trace written by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` does not exist.
+        InvalidDataError
+            ``path`` is not a readable trace file (truncated or corrupt archive, bad metadata, no arrays).
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if not hasattr(data, "files"):
+                    raise InvalidDataError("path", f"{path} holds a bare array, not a trace archive", value=str(path))
+                meta = json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
+                arrays = {k: data[k] for k in data.files if k != "__meta__"}
+        except (FileNotFoundError, IsADirectoryError, InvalidDataError):
+            raise
+        except (EOFError, zipfile.BadZipFile, json.JSONDecodeError, ValueError, KeyError, OSError) as exc:
+            raise InvalidDataError("path", f"{path} is not a readable trace file ({type(exc).__name__}: {exc})",
+                                   value=str(path)) from exc
+        if not isinstance(meta, dict):
+            raise InvalidDataError("path", f"{path}: the trace metadata is not a JSON object", value=str(path))
         return cls(arrays, meta)

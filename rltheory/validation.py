@@ -37,7 +37,11 @@ def first_index(mask: np.ndarray) -> tuple[int, ...]:
 
 
 def as_float_array(x, name: str, *, error: type[ValidationError]) -> np.ndarray:
-    """Convert ``x`` to a float64 array, or raise ``error`` naming ``name``."""
+    """Convert ``x`` to a float64 array, or raise ``error`` naming ``name`` (complex input included:
+    NumPy would silently drop the imaginary part)."""
+    if np.iscomplexobj(x):
+        raise error(name, "must be real, got a complex array (its imaginary part would be silently dropped)",
+                    value="complex")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:

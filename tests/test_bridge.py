@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rltheory.bounds.effective_horizon import analyze, reachable, reachable_reference
+from rltheory.algorithms.effective_horizon_analysis import analyze, reachable, reachable_reference
 from rltheory.errors import InvalidDataError, InvalidParameterError, ValidationError
 from rltheory.mdps import bridge
 from rltheory.planning import backward_induction

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rltheory.algorithms import effective_horizon_analysis as ana
 from rltheory.bounds import effective_horizon as eh
 from rltheory.errors import InvalidModelError, InvalidParameterError
 from rltheory.mdps import bridge, garnet
@@ -147,7 +148,7 @@ def analysed_models(draw):
 def test_analysis_matches_naive_definitions(mdp):
     """min_k, epw, the simple effective horizon and the values equal a direct implementation of the
     definitions, and the claims hold: min_k <= T, the effective horizon never exceeds T, V^worst <= V^rand <= V*."""
-    a = eh.analyze(mdp)
+    a = ana.analyze(mdp)
     ref = naive_analysis(mdp, a.precision)
     assert a.min_k == ref["min_k"] and a.epw == ref["epw"]
     assert a.effective_horizon == pytest.approx(ref["effective_horizon"], rel=0, abs=1e-12)
@@ -162,7 +163,7 @@ def test_analysis_matches_naive_definitions(mdp):
 @settings(max_examples=25)
 @given(mdp=analysed_models())
 def test_numpy_twin_agrees_exactly(mdp):
-    a, b = eh.analyze(mdp), eh.analyze(mdp, backend="numpy")
+    a, b = ana.analyze(mdp), ana.analyze(mdp, backend="numpy")
     for key in ("min_k", "epw", "effective_horizon", "v_star", "v_random", "v_worst", "n_reachable"):
         assert getattr(a, key) == getattr(b, key), key
     assert np.array_equal(a.greedy_returns, b.greedy_returns)
@@ -173,13 +174,13 @@ def test_numpy_twin_agrees_exactly(mdp):
 @given(mdp=finite_horizon_mdps(max_S=5, max_A=3, max_H=6))
 def test_qk_equals_qstar_on_the_last_k_steps(mdp):
     H = mdp.H
-    Qk = eh.q_iterates(mdp, H, start="random")
+    Qk = ana.q_iterates(mdp, H, start="random")
     Qstar = backward_induction(mdp).Q
     for k in range(1, H + 1):
-        assert np.array_equal(Qk[k - 1, H - k:], eh.q_values_from(mdp, eh.value_functions(mdp).v_star)[H - k:])
+        assert np.array_equal(Qk[k - 1, H - k:], ana.q_values_from(mdp, ana.value_functions(mdp).v_star)[H - k:])
         np.testing.assert_allclose(Qk[k - 1, H - k:], Qstar[H - k:], atol=1e-12)
     # the lookahead iterates (epw) too: Q^(k) = Q* on the last k steps
-    Qla = eh.q_iterates(mdp, H, start="rewards")
+    Qla = ana.q_iterates(mdp, H, start="rewards")
     for k in range(1, H + 1):
         np.testing.assert_allclose(Qla[k - 1, H - k:], Qstar[H - k:], atol=1e-12)
 
@@ -188,14 +189,14 @@ def test_qk_equals_qstar_on_the_last_k_steps(mdp):
 @given(mdp=analysed_models())
 def test_greedy_return_is_optimal_once_solvable(mdp):
     """If the MDP is k-QVI-solvable every Q^k-greedy policy is optimal: the worst greedy return is V*."""
-    a = eh.analyze(mdp, greedy_max_k=max(5, mdp.H))
+    a = ana.analyze(mdp, greedy_max_k=max(5, mdp.H))
     assert a.greedy_returns[a.min_k - 1] == pytest.approx(a.v_star, abs=1e-9)
     assert (a.greedy_returns <= a.v_star + 1e-12).all()
 
 
 def test_single_action_is_trivially_solvable():
     mdp = garnet(S=5, A=1, branching=2, horizon=6, seed=0)
-    a = eh.analyze(mdp)
+    a = ana.analyze(mdp)
     assert a.min_k == 1 and a.epw == 1 and a.effective_horizon == 1.0
     assert a.v_random == pytest.approx(a.v_star, abs=1e-12)
 
@@ -209,7 +210,7 @@ def test_analysis_has_teeth_on_a_trap():
     R = np.zeros((3, 2))
     R[0, 0], R[1, :] = 0.5, 1.0
     mdp = FiniteHorizonMDP(P, R, np.array([1.0, 0, 0]), 2)
-    a = eh.analyze(mdp)
+    a = ana.analyze(mdp)
     assert (a.min_k, a.epw) == (1, 2)
     assert a.greedy_returns[0] == pytest.approx(1.0)
 
@@ -235,11 +236,11 @@ def test_sample_count_formula():
 
 def test_bad_input():
     with pytest.raises(InvalidModelError):
-        eh.analyze("not a model")
+        ana.analyze("not a model")
     with pytest.raises(InvalidParameterError):
-        eh.analyze(garnet(S=3, A=2, horizon=2), backend="cuda")
+        ana.analyze(garnet(S=3, A=2, horizon=2), backend="cuda")
     with pytest.raises(InvalidParameterError):
-        eh.analyze(garnet(S=3, A=2, horizon=2), precision=-1.0)
+        ana.analyze(garnet(S=3, A=2, horizon=2), precision=-1.0)
 
 
 def test_reward_map_does_not_change_the_analysis(tmp_path):
@@ -250,8 +251,8 @@ def test_reward_map_does_not_change_the_analysis(tmp_path):
     np.savez(tmp_path / "a.npz", transitions=T, rewards=R)
     np.savez(tmp_path / "b.npz", transitions=T, rewards=R * 10)
     for p in (0.0, 0.25):
-        a = eh.analyze(bridge.load(tmp_path / "a.npz", horizon=6, sticky=p, normalize=None))
-        b = eh.analyze(bridge.load(tmp_path / "b.npz", horizon=6, sticky=p))
+        a = ana.analyze(bridge.load(tmp_path / "a.npz", horizon=6, sticky=p, normalize=None))
+        b = ana.analyze(bridge.load(tmp_path / "b.npz", horizon=6, sticky=p))
         assert (a.min_k, a.epw, a.effective_horizon) == (b.min_k, b.epw, b.effective_horizon)
         assert b.v_star_original == pytest.approx(10 * a.v_star, rel=1e-12)
 
@@ -289,7 +290,7 @@ def test_bridge_analysis_numbers(shared_dir, name, sticky):
     path = shared_dir / "data" / "bridge" / f"{name}.npz"
     if not path.is_file():
         pytest.skip(f"{path} not present")
-    a = eh.analyze(bridge.load(path, sticky=sticky))
+    a = ana.analyze(bridge.load(path, sticky=sticky))
     n, min_k, epw, H_eff, v_star, v_rand, v_worst = EXPECTED[name, sticky]
     assert (a.n_reachable, a.min_k, a.epw) == (n, min_k, epw)
     assert a.effective_horizon == pytest.approx(H_eff, rel=1e-12)
@@ -300,5 +301,82 @@ def test_bridge_analysis_numbers(shared_dir, name, sticky):
     if a.min_k <= len(a.greedy_returns):
         assert a.greedy_returns_original[a.min_k - 1] == pytest.approx(v_star, rel=1e-9)
     if a.horizon <= 30:  # the NumPy twin is slow on the 100-step MiniGrid models
-        b = eh.analyze(bridge.load(path, sticky=sticky), backend="numpy")
+        b = ana.analyze(bridge.load(path, sticky=sticky), backend="numpy")
         assert (b.min_k, b.epw, b.effective_horizon, b.v_star) == (a.min_k, a.epw, a.effective_horizon, a.v_star)
+
+
+# ---------------------------------------------------------------------------- structure and bad input
+
+
+def test_compiled_log_count_agrees_with_the_bound_definition():
+    """The engine's compiled ``_log_count`` is the twin of ``bounds.effective_horizon.log_sample_count``."""
+    from rltheory.algorithms.effective_horizon_walks import _log_count
+
+    rng = np.random.default_rng(0)
+    for H, A, k in ((5, 2, 1), (30, 4, 3), (100, 7, 400)):
+        L = ana._log_term(H, A, k)
+        assert L == eh._log_term(H, A, k)
+        for var, gap in [(0.0, 0.3), (0.25, np.inf), (0.2, 1e-200), *zip(rng.random(20), rng.random(20), strict=True)]:
+            assert _log_count(gap, var, L) == pytest.approx(eh.log_sample_count(var, gap, H, A, k), rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: eh.sample_count(-0.1, 0.5, 10, 2, 1), "var"),
+    (lambda: eh.sample_count(np.nan, 0.5, 10, 2, 1), "var"),
+    (lambda: eh.log_sample_count([0.1, np.inf], 0.5, 10, 2, 1), "var"),
+    (lambda: eh.sample_count(0.1, -0.5, 10, 2, 1), "gap"),
+    (lambda: eh.log_sample_count(0.1, [0.5, np.nan], 10, 2, 1), "gap"),
+    (lambda: eh.sample_count(0.1, 0.5, 0, 2, 1), "H"),
+    (lambda: eh.sample_count(0.1, 0.5, 10, 0, 1), "A"),
+    (lambda: eh.sample_count(0.1, 0.5, 10, 2, 0), "k"),
+    (lambda: eh.sample_count(0.1, 0.5, 10.5, 2, 1), "H"),
+    (lambda: eh.sample_count("abc", 0.5, 10, 2, 1), "var"),
+    (lambda: eh.sample_count(0.1 + 1j, 0.5, 10, 2, 1), "var"),
+])
+def test_sample_count_validates_its_arguments(call, argument):
+    with pytest.raises(InvalidParameterError) as info:
+        call()
+    assert info.value.argument == argument
+
+
+def test_sample_count_bad_entry_is_located():
+    with pytest.raises(InvalidParameterError) as info:
+        eh.log_sample_count([0.1, 0.2, -1.0], 0.5, 10, 2, 1)
+    assert info.value.index == (2,) and info.value.value == -1.0
+
+
+def test_engine_modules_are_small_and_kernels_cached():
+    """The split of the 1,169-line engine: every module under 500 lines; ``cache=True`` on every kernel."""
+    import importlib
+    from pathlib import Path
+
+    from numba.core.dispatcher import Dispatcher
+
+    names = ["rltheory.bounds.effective_horizon", *(f"rltheory.algorithms.effective_horizon_{m}"
+                                                     for m in ("analysis", "values", "iterates", "walks"))]
+    kernels = 0
+    for name in names:
+        mod = importlib.import_module(name)
+        assert len(Path(mod.__file__).read_text().splitlines()) < 500, name
+        for obj in vars(mod).values():
+            if isinstance(obj, Dispatcher) and obj.__module__ == name:
+                kernels += 1
+                assert type(obj._cache).__name__ != "NullCache", obj
+    assert kernels >= 15
+    bounds_src = Path(eh.__file__).read_text()
+    assert "numba" not in bounds_src  # the bounds module holds definitions, no compiled engine
+
+
+def test_analysis_options_reject_arrays_and_unknown_names():
+    mdp = garnet(S=4, A=2, branching=2, horizon=3, seed=0)
+    for kwargs, argument in [({"backend": np.array(["numba"])}, "backend"), ({"backend": "tpu"}, "backend"),
+                             ({"precision": -1.0}, "precision"), ({"precision": np.nan}, "precision"),
+                             ({"greedy_max_k": -1}, "greedy_max_k")]:
+        with pytest.raises(InvalidParameterError) as info:
+            ana.analyze(mdp, **kwargs)
+        assert info.value.argument == argument
+    with pytest.raises(InvalidParameterError) as info:
+        ana.q_iterates(mdp, 2, start=np.array(["random", "rewards"]))
+    assert info.value.argument == "start"
+    with pytest.raises(InvalidModelError):
+        ana.analyze(np.eye(3))

@@ -352,5 +352,160 @@ def test_cache_key_changes_with_the_library_code(monkeypatch):
 
     mdp = riverswim(3, 4)
     before = ex.cache_key(UCBVI(), mdp, 10)
-    monkeypatch.setattr(ex, "code_fingerprint", lambda: "0123456789abcdef")
+    monkeypatch.setattr(ex, "code_fingerprint", lambda algorithm=None: "0123456789abcdef")
     assert ex.cache_key(UCBVI(), mdp, 10) != before
+
+
+# ---------------------------------------------------------------------------- bad input and damaged caches (issue 10)
+
+
+def _key_dir(cache: Path) -> Path:
+    (key_dir,) = [p for p in cache.iterdir() if p.is_dir()]
+    return key_dir
+
+
+@pytest.mark.parametrize("arrays", [None, {}, [("regret", np.zeros((1, 2)))], {"a": np.zeros(2), "b": np.zeros(3)},
+                                    {1: np.zeros((1, 2))}, {"a": np.float64(1.0)}])
+def test_trace_rejects_bad_arrays(arrays):
+    from rltheory.errors import InvalidDataError
+
+    with pytest.raises(InvalidDataError) as err:
+        Trace(arrays)
+    assert err.value.argument == "arrays"
+
+
+def test_trace_load_of_corrupt_files_is_a_validation_error(tmp_path):
+    from rltheory.errors import InvalidDataError
+
+    good = Trace({"regret": np.ones((2, 3))}, {"x": 1}).save(tmp_path / "good.npz")
+    raw = good.read_bytes()
+    cases = {"empty.npz": b"", "truncated.npz": raw[: len(raw) // 2], "garbage.npz": b"not a zip file at all"}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    np.savez(tmp_path / "badmeta.npz", __meta__=np.array("{not json"), regret=np.ones((1, 2)))
+    np.savez(tmp_path / "listmeta.npz", __meta__=np.array("[1, 2]"), regret=np.ones((1, 2)))
+    np.savez(tmp_path / "noarrays.npz", __meta__=np.array("{}"))
+    for name in [*cases, "badmeta.npz", "listmeta.npz", "noarrays.npz"]:
+        with pytest.raises(InvalidDataError) as err:
+            Trace.load(tmp_path / name)
+        assert err.value.argument in ("path", "arrays"), name
+    with pytest.raises(FileNotFoundError):
+        Trace.load(tmp_path / "missing.npz")
+    assert Trace.load(good) == Trace({"regret": np.ones((2, 3))})
+
+
+def test_sweep_and_run_experiment_reject_bad_configs_and_keywords(tiny, tmp_path):
+    with pytest.raises(InvalidParameterError) as err:
+        sweep(None, 5, replicates=1, cache_dir=False)
+    assert err.value.argument == "configs"
+    with pytest.raises(InvalidParameterError) as err:
+        sweep("abc", 5, replicates=1, cache_dir=False)
+    assert err.value.argument == "configs"
+    with pytest.raises(InvalidParameterError, match="not a keyword of NoiseAlgo.run") as err:
+        run_experiment(NoiseAlgo(), tiny, 5, replicates=1, cache_dir=False, bonus_scal=2.0)
+    assert err.value.argument == "bonus_scal"
+    assert NoiseAlgo.calls == []  # refused before any work
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    with pytest.raises(InvalidParameterError) as err:
+        run_experiment(NoiseAlgo(), tiny, 5, replicates=1, cache_dir=file)
+    assert err.value.argument == "cache_dir"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_chunk_episodes_is_checked_before_running(tiny, bad):
+    from rltheory.algorithms import UCBVI
+
+    with pytest.raises(InvalidParameterError) as err:
+        run_experiment(UCBVI(), tiny, 5, replicates=1, cache_dir=False, progress=False, chunk_episodes=bad)
+    assert err.value.argument == "chunk_episodes"
+
+
+def _run(tiny, cache, **kw):
+    return run_experiment(NoiseAlgo(), tiny, 6, replicates=4, chunk_replicates=2, cache_dir=cache, progress=False,
+                          **kw)
+
+
+def test_chunk_with_a_missing_array_or_wrong_episodes_is_quarantined_and_recomputed(tiny, tmp_path):
+    cache = tmp_path / "cache"
+    ref = _run(tiny, cache)
+    key_dir = _key_dir(cache)
+    # a chunk that lost an array, and one with the wrong episode count, each keeping its stamp
+    t = Trace.load(key_dir / "reps-0-2.npz")
+    Trace({"regret": t.regret}, t.meta).save(key_dir / "reps-0-2.npz")
+    t = Trace.load(key_dir / "reps-2-4.npz")
+    Trace({"regret": t.regret[:, :3], "values": t.values[:, :3]}, t.meta).save(key_dir / "reps-2-4.npz")
+    NoiseAlgo.calls = []
+    with pytest.warns(RuntimeWarning, match="moved aside"):
+        again = _run(tiny, cache)
+    assert again == ref
+    assert sorted(NoiseAlgo.calls) == [[0, 1], [2, 3]]
+    assert (key_dir / "reps-0-2.npz.corrupt").exists() and (key_dir / "reps-2-4.npz.corrupt").exists()
+    NoiseAlgo.calls = []
+    assert _run(tiny, cache) == ref and NoiseAlgo.calls == []  # the recomputed chunks are good
+
+
+def test_chunk_copied_under_another_range_or_key_is_not_used(tiny, tmp_path):
+    cache = tmp_path / "cache"
+    ref = _run(tiny, cache)
+    key_dir = _key_dir(cache)
+    (key_dir / "reps-2-4.npz").write_bytes((key_dir / "reps-0-2.npz").read_bytes())  # same shape, wrong rows
+    NoiseAlgo.calls = []
+    with pytest.warns(RuntimeWarning, match=r"holds replicates \[0, 2\]"):
+        assert _run(tiny, cache) == ref
+    assert NoiseAlgo.calls == [[2, 3]]
+    other = tmp_path / "other"
+    run_experiment(NoiseAlgo(scale=2.0), tiny, 6, replicates=2, chunk_replicates=2, cache_dir=other, progress=False)
+    (key_dir / "reps-0-2.npz").write_bytes((_key_dir(other) / "reps-0-2.npz").read_bytes())
+    NoiseAlgo.calls = []
+    with pytest.warns(RuntimeWarning, match="belongs to cache key"):
+        assert _run(tiny, cache) == ref
+    assert NoiseAlgo.calls == [[0, 1]]
+
+
+def test_chunk_stamp_does_not_leak_into_results(tiny, tmp_path):
+    _run(tiny, tmp_path)
+    t = _run(tiny, tmp_path)
+    assert "cache_chunk" not in t.meta and t.meta["experiment"]["replicates_from_cache"] == 4
+
+
+def test_inconsistent_chunks_are_recomputed_not_a_bare_concatenate_error(tiny, tmp_path):
+    """A chunk whose arrays disagree with the others' (even with a self-consistent stamp) is recomputed."""
+    import rltheory.experiments as ex
+
+    cache = tmp_path / "cache"
+    ref = _run(tiny, cache)
+    key_dir = _key_dir(cache)
+    t = Trace.load(key_dir / "reps-0-2.npz")
+    odd = Trace({"regret": t.regret[:, :2], "values": t.values[:, :2]}, {k: v for k, v in t.meta.items()})
+    odd.meta["cache_chunk"] = ex._stamp(odd, odd.meta["cache_chunk"]["key"], 0, 2, 6)
+    odd.save(key_dir / "reps-0-2.npz")
+    NoiseAlgo.calls = []
+    with pytest.warns(RuntimeWarning, match="do not match the other chunks"):
+        assert _run(tiny, cache) == ref
+    assert NoiseAlgo.calls == [[0, 1], [2, 3]]  # one chunk against one: no majority, both recomputed
+    # three chunks, one odd: only the odd one is recomputed
+    big = tmp_path / "big"
+    run6 = dict(replicates=6, chunk_replicates=2, cache_dir=big, progress=False)
+    ref6 = run_experiment(NoiseAlgo(), tiny, 6, **run6)
+    odd.meta["cache_chunk"] = ex._stamp(odd, _key_dir(big).name, 2, 4, 6)
+    odd.save(_key_dir(big) / "reps-2-4.npz")
+    NoiseAlgo.calls = []
+    with pytest.warns(RuntimeWarning, match="do not match the other chunks"):
+        assert run_experiment(NoiseAlgo(), tiny, 6, **run6) == ref6
+    assert NoiseAlgo.calls == [[2, 3]]
+
+
+def test_stale_tmp_files_are_cleaned(tiny, tmp_path):
+    import rltheory.experiments as ex
+
+    cache = tmp_path / "cache"
+    _run(tiny, cache)
+    key_dir = _key_dir(cache)
+    old, fresh = key_dir / ".reps-0-2.npz.123.tmp", key_dir / ".reps-2-4.npz.456.tmp"
+    old.write_bytes(b"partial")
+    fresh.write_bytes(b"being written")
+    past = old.stat().st_mtime - ex.STALE_TMP_SECONDS - 10
+    os.utime(old, (past, past))
+    _run(tiny, cache)
+    assert not old.exists() and fresh.exists()

@@ -299,10 +299,19 @@ def test_cli_list_shows_figures_and_import_errors(fake_dist, capsys):
     assert "failed to import" in out and "broken" in out and "boom: missing dependency" in out
 
 
+def _fake_checkout(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "rltheory"\nversion = "0"\n')
+    (root / "sub" / "dir").mkdir(parents=True)
+    return root
+
+
 def test_cli_reproduce_and_exit_codes(fake_dist, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+    _fake_checkout(tmp_path)
+    monkeypatch.chdir(tmp_path / "sub" / "dir")  # anywhere inside the checkout
     assert main(["reproduce", "dummy-curve", "-q"]) == 0
-    out = tmp_path / "paper_figures"  # the default output folder, under the current directory
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "paper_figures"  # the default output folder: paper_figures/ of the checkout
     assert (out / "dummy-curve.png").read_bytes().startswith(PNG_MAGIC)
     doc = json.loads((out / "dummy-curve.json").read_text())
     assert doc["data"]["nan"] is None and doc["notes"] == "dummy notes"
@@ -322,9 +331,13 @@ def test_cli_reproduce_and_exit_codes(fake_dist, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_bench(tmp_path, monkeypatch, capfd):
+    import rltheory.cli as cli
+
+    monkeypatch.setattr(cli, "_package_checkout", lambda: None)  # as for a wheel install
     monkeypatch.chdir(tmp_path)
     assert main(["bench"]) == 2
-    assert "benchmarks/run.py" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "benchmarks/run.py" in err and "not installed with the package" in err and "pip install -e" in err
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "run.py").write_text(
         "import sys\nprint('bench args', sys.argv[1:], sys.executable)\nsys.exit(3)\n")
@@ -377,3 +390,101 @@ def test_core_does_not_import_paper_code():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------- where outputs go; CLI errors
+
+
+def test_reproduce_outside_a_checkout_needs_out(fake_dist, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "dummy-curve", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "not inside an rltheory source checkout" in err and "--out" in err and "Traceback" not in err
+    assert not (tmp_path / "paper_figures").exists()
+
+
+def test_reproduce_never_writes_into_site_packages(fake_dist, tmp_path, monkeypatch, capsys):
+    import rltheory.cli as cli
+
+    site = tmp_path / "venv" / "site-packages"
+    (site / "rltheory").mkdir(parents=True)
+    monkeypatch.setattr(cli, "_site_dirs", lambda: [site.resolve()])
+    monkeypatch.chdir(site / "rltheory")
+    assert main(["reproduce", "dummy-curve", "-q"]) == 2  # not a checkout
+    assert main(["reproduce", "dummy-curve", "-q", "--out", str(site / "rltheory" / "paper_figures")]) == 2
+    err = capsys.readouterr().err
+    assert "inside the installed environment" in err and "Traceback" not in err
+    assert not (site / "rltheory" / "paper_figures").exists()
+
+
+def test_reproduce_out_that_is_a_file_or_unwritable(fake_dist, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    assert main(["reproduce", "dummy-curve", "-q", "--out", str(file)]) == 2
+    assert main(["reproduce", "dummy-curve", "-q", "--out", str(file / "below")]) == 2
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions
+            pytest.skip("running as a user who can write anywhere")
+        assert main(["reproduce", "dummy-curve", "-q", "--out", str(locked / "figs")]) == 2
+        assert main(["reproduce", "dummy-curve", "-q", "--out", str(locked)]) == 2
+    finally:
+        locked.chmod(0o700)
+    err = capsys.readouterr().err
+    assert "exists and is not a folder" in err and "not a writable folder" in err and "Traceback" not in err
+
+
+def test_reproduce_out_unwritable_even_as_root(fake_dist, tmp_path, monkeypatch, capsys):
+    """An --out below a file cannot be created by anyone: a clean error, no traceback."""
+    (tmp_path / "f").write_text("x")
+    assert main(["reproduce", "dummy-curve", "-q", "--out", str(tmp_path / "f" / "g" / "h")]) == 2
+    err = capsys.readouterr().err
+    assert "rltheory reproduce: error:" in err and "Traceback" not in err
+
+
+def test_unknown_figure_suggests_close_names(fake_dist, tmp_path, capsys):
+    assert main(["reproduce", "dummy-curv", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'dummy-curve'" in err
+    assert main(["reproduce", "dummy", "--out", str(tmp_path)]) == 2
+    assert "did you mean" in capsys.readouterr().err
+
+
+def test_bad_flag_prints_the_subcommands_usage(fake_dist, capsys):
+    assert main(["reproduce", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "usage: rltheory reproduce" in err and "--bogus" in err and "--full" in err
+    assert main(["list", "--nope"]) == 2
+    assert "usage: rltheory list" in capsys.readouterr().err
+
+
+def test_bench_finds_the_editable_checkout(tmp_path, monkeypatch, capfd):
+    import rltheory.cli as cli
+
+    checkout = _fake_checkout(tmp_path / "src")
+    (checkout / "benchmarks").mkdir()
+    (checkout / "benchmarks" / "run.py").write_text("import sys\nprint('suite ran')\nsys.exit(0)\n")
+    monkeypatch.setattr(cli, "_package_checkout", lambda: checkout)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["bench"]) == 0
+    assert "suite ran" in capfd.readouterr().out
+    monkeypatch.setattr(cli, "_package_checkout", lambda: None)
+    monkeypatch.chdir(checkout / "sub" / "dir")  # inside a checkout, below its root
+    assert main(["bench"]) == 0
+    assert "suite ran" in capfd.readouterr().out
+
+
+def test_find_checkout(tmp_path):
+    from rltheory.cli import find_checkout
+
+    assert find_checkout(tmp_path) is None or find_checkout(tmp_path) != tmp_path
+    root = _fake_checkout(tmp_path / "repo")
+    assert find_checkout(root / "sub" / "dir") == root.resolve()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "pyproject.toml").write_text('[project]\nname = "not-rltheory"\n')
+    assert find_checkout(tmp_path / "other") is None or find_checkout(tmp_path / "other") != tmp_path / "other"

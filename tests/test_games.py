@@ -267,3 +267,47 @@ def test_maximal_lottery_of_planted_condorcet_winner_and_batches():
     np.testing.assert_allclose(maximal_lottery(rock_paper_scissors()).policy, np.full(3, 1 / 3), atol=1e-8)
     with pytest.raises(InvalidModelError):
         maximal_lottery("not a game")
+
+
+# ---------------------------------------------------------------------------- bad input (issue 10)
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: random_game(4, reference_scale=float("nan")), "reference_scale"),
+    (lambda: random_game(4, reference="random", reference_scale=-1.0), "reference_scale"),
+    (lambda: random_game(4, kind=np.array(["uniform", "tie"])), "kind"),
+    (lambda: bradley_terry_game("abc"), "scores"),
+    (lambda: bradley_terry_game([1.0, 2.0 + 1j]), "scores"),
+    (lambda: game_batch(random_game, 10**9, n=4), "B"),
+    (lambda: game_batch(random_game, 2**62, n=4), "B"),
+    (lambda: game_batch("random_game", 3, n=4), "make"),
+])
+def test_bad_game_arguments_are_named(call, argument):
+    with pytest.raises(ValidationError) as err:
+        call()
+    assert err.value.argument == argument
+
+
+def test_game_batch_refuses_before_allocating():
+    """The estimate is made from the first game: a huge B is refused at once, with the size in the message."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidParameterError, match=r"GiB") as err:
+        game_batch(random_game, 10**9, n=50)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 * 2**20 and time.perf_counter() - t0 < 5
+    assert err.value.value == 10**9
+    assert game_batch(random_game, 3, n=4, seed=2).fingerprint == game_batch(random_game, 3, n=4, seed=2).fingerprint
+
+
+def test_complex_preferences_and_references_are_rejected():
+    with pytest.raises(InvalidModelError) as err:
+        PreferenceGame(np.full((2, 2), 0.5) + 0j)
+    assert err.value.argument == "P"
+    with pytest.raises(ValidationError) as err:
+        PreferenceGame(np.full((2, 2), 0.5), reference=np.array([0.5, 0.5]) * (1 + 1e-3j))
+    assert err.value.argument == "reference"

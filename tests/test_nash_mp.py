@@ -22,6 +22,7 @@ from rltheory.algorithms import (
     OnlineMirrorDescent,
 )
 from rltheory.algorithms import nash_mp as nm
+from rltheory.algorithms import preference_dynamics as pd
 from rltheory.bounds import nash_mp as bd
 from rltheory.errors import InvalidModelError, InvalidParameterError, InvalidPolicyError, ValidationError
 from rltheory.mdps import game_batch, random_game, random_reference, rock_paper_scissors
@@ -111,7 +112,7 @@ def test_kl_stays_below_the_bound_at_every_iteration(pair, beta, eta):
     per-step contraction ``KL_{t+1} <= KL_t / (1 + eta beta)`` (where the bound is above float noise)."""
     game, pi0 = pair
     T = 60
-    tr = NashMirrorProx(beta, eta).run(game, T, init=pi0)
+    tr = NashMirrorProx(beta=beta, eta=eta).run(game, T, init=pi0)
     kl = tr.kl[0]
     bound = bd.kl_upper(tr.queries[0], beta, kl[0], eta)
     np.testing.assert_allclose(bound, bd.kl_upper_iterations(np.arange(T + 1), beta, kl[0], eta))
@@ -130,9 +131,10 @@ def test_bound_fails_beyond_the_admissible_step():
         for beta in (0.02, 0.1):
             star = regularized_nash(g, beta).log_policy
             kl, ex, sp = (np.empty((1, 61)) for _ in range(3))
-            nm._dynamics_reference(g.P_batch, np.log(g.reference_batch), star[None], x0[None].copy(), nm._NASH_MP,
+            pd.dynamics_reference(g.P_batch, np.log(g.reference_batch), star[None], x0[None].copy(),
+                                  nm.nash_mp_step_reference,
                                    beta, np.full(60, 4.0), kl, ex, sp)
-            bound = bd.kl_upper_iterations(np.arange(61), beta, kl[0, 0], 4.0)
+            bound = kl[0, 0] * (1.0 + 4.0 * beta) ** -np.arange(61.0)  # the bound's formula at eta = 4
             live = bound > 1e-10
             worst = max(worst, (kl[0, live] / bound[live]).max())
     assert worst > 1.0
@@ -178,7 +180,7 @@ def test_rates_do_not_depend_on_the_number_of_responses(beta):
     slopes = {}
     for n in (3, 30, 300):
         b = game_batch(random_game, 4, n=n, kind="tournament", seed=n, reference="random")
-        tr = NashMirrorProx(beta).run(b, 80, init="uniform")
+        tr = NashMirrorProx(beta=beta).run(b, 80, init="uniform")
         assert (tr.kl[:, 0] > 1e-3).all()
         bound = bd.kl_upper(tr.queries, beta, tr.kl[:, :1])
         live = bound > 1e-10
@@ -196,7 +198,7 @@ def test_exploitability_and_span_rates(pair, beta, eta):
     """Span and exploitability below the bounds derived from the KL rate (``rltheory.bounds.nash_mp``); the
     extrapolation point obeys ``KL(pi* || pi_{t+1/2}) <= c_h KL(pi* || pi_t)``; duality gap = 2 exploitability."""
     game, pi0 = pair
-    tr = NashMirrorProx(beta, eta).run(game, 100, init=pi0)
+    tr = NashMirrorProx(beta=beta, eta=eta).run(game, 100, init=pi0)
     N, kl0, s0 = tr.queries[0], tr.kl[0, 0], tr.span[0, 0]
     sb = bd.span_upper(N, beta, kl0, s0, eta)
     eb = bd.exploitability_upper(N, beta, kl0, s0, eta)
@@ -217,13 +219,13 @@ def test_spec_envelopes_are_violated_where_ours_hold():
     """The spec's guesses ``e_t <= q^t KL_0 / beta`` and ``s_t <= 12.5 sqrt(q^t KL_0)`` fail at t = 0 on
     two-response games (as hypothesis found); the derived bounds hold there."""
     g = PreferenceGame([[0.5, 1.0], [0.0, 0.5]], [0.95, 0.05])
-    tr = NashMirrorProx(1.0).run(g, 5, init="uniform")
+    tr = NashMirrorProx(beta=1.0).run(g, 5, init="uniform")
     e0, kl0, s0 = tr.exploitability[0, 0], tr.kl[0, 0], tr.span[0, 0]
     assert e0 > 1.5 * kl0 / 1.0
     assert e0 <= bd.exploitability_upper(0, 1.0, kl0, s0)
     g = PreferenceGame([[0.5, 0.9], [0.1, 0.5]])
     beta = 0.03125
-    tr = NashMirrorProx(beta).run(g, 5, init="uniform")
+    tr = NashMirrorProx(beta=beta).run(g, 5, init="uniform")
     s0, kl0 = tr.span[0, 0], tr.kl[0, 0]
     assert s0 > 12.5 * np.sqrt(kl0)
     assert (tr.span[0] <= bd.span_upper(tr.queries[0], beta, kl0, s0)).all()
@@ -235,12 +237,14 @@ def test_spec_envelopes_are_violated_where_ours_hold():
 def test_spec_sanity_numbers_on_rock_paper_scissors():
     """``shared/specs/nash_mp.md`` A3: cyclic game, pi_0 = (.8, .15, .05), 100 iterations."""
     g, init = rock_paper_scissors(), [0.8, 0.15, 0.05]
-    assert NashMirrorProx(0.1).run(g, 100, init=init).kl[0, -1] < 1e-15
-    np.testing.assert_allclose(MagneticMirrorDescent(0.1, 2.0).run(g, 100, init=init).kl[0, -1], 8e-5, rtol=0.05)
-    np.testing.assert_allclose(NashMD(0.1, 1.0).run(g, 100, init=init).kl[0, -1], 1e-6, rtol=0.1)
-    assert NashMirrorProx(0.01).run(g, 100, init=init).kl[0, -1] < 1e-12
+    assert NashMirrorProx(beta=0.1).run(g, 100, init=init).kl[0, -1] < 1e-15
+    mmd = MagneticMirrorDescent(beta=0.1, eta=2.0)
+    np.testing.assert_allclose(mmd.run(g, 100, init=init).kl[0, -1], 8e-5, rtol=0.05)
+    np.testing.assert_allclose(NashMD(beta=0.1, eta=1.0).run(g, 100, init=init).kl[0, -1], 1e-6, rtol=0.1)
+    assert NashMirrorProx(beta=0.01).run(g, 100, init=init).kl[0, -1] < 1e-12
     # at beta = 0.01 the one-query baselines do not converge in 2000 steps
-    for algo in (MagneticMirrorDescent(0.01, 0.5), MagneticMirrorDescent(0.01, 2.0), NashMD(0.01, 1.0)):
+    for algo in (MagneticMirrorDescent(beta=0.01, eta=0.5), MagneticMirrorDescent(beta=0.01, eta=2.0),
+                 NashMD(beta=0.01, eta=1.0)):
         assert algo.run(g, 2000, init=init).kl[0, -1] > 0.1
 
 
@@ -252,7 +256,7 @@ def test_nash_md_one_step_recursion(pair, beta, eta):
     game, pi0 = pair
     if eta * beta > 1:
         eta = 1.0 / beta
-    tr = NashMD(beta, eta).run(game, 80, init=pi0)
+    tr = NashMD(beta=beta, eta=eta).run(game, 80, init=pi0)
     kl = tr.kl[0]
     assert (kl[1:] <= (1 - eta * beta) * kl[:-1] + 2 * eta ** 2 + 1e-12).all()
     assert (kl <= bd.nash_md_recursion(kl[0], beta, np.full(80, eta)) + 1e-12).all()
@@ -261,14 +265,14 @@ def test_nash_md_one_step_recursion(pair, beta, eta):
 def test_nash_md_schedule_bound():
     b = game_batch(random_game, 6, n=15, kind="tournament", seed=1)
     for beta in (0.05, 0.5):
-        tr = NashMD(beta).run(b, 300)
+        tr = NashMD(beta=beta).run(b, 300)
         assert (tr.kl[:, 1:] <= bd.nash_md_kl_upper(np.arange(1, 301), beta)).all()
 
 
 def test_mmd_contracts_at_its_admissible_step():
     b = game_batch(random_game, 6, n=12, kind="tournament", seed=2, reference="random")
     for beta in (0.05, 0.3):
-        tr = MagneticMirrorDescent(beta).run(b, 200, init="uniform")  # default eta = 4 beta
+        tr = MagneticMirrorDescent(beta=beta).run(b, 200, init="uniform")  # default eta = 4 beta
         kl = tr.kl
         live = kl[:, :-1] > 1e-10
         assert (kl[:, 1:][live] <= kl[:, :-1][live] / (1 + 4 * beta * beta) * (1 + 1e-9)).all()
@@ -291,7 +295,7 @@ def test_omd_is_the_natural_gradient_step_of_online_ipo():
     eps = 1e-6
     grad = np.array([(loss(x + eps * e) - loss(x - eps * e)) / (2 * eps) for e in np.eye(5)])
     step = nm.log_normalize(x - eta * beta * grad / (4 * pi))
-    tr = OnlineMirrorDescent(beta, eta).run(g, 1, init=pi)
+    tr = OnlineMirrorDescent(beta=beta, eta=eta).run(g, 1, init=pi)
     np.testing.assert_allclose(np.exp(step), tr.policy[0], atol=1e-8)
 
 
@@ -314,7 +318,7 @@ def test_egpo_steps_are_gradient_steps_on_its_loss():
     lrate = eta * beta * 4 / 4  # logit step eta beta = learning rate (n / 4) eta beta on the loss / n^2
     half = nm.log_normalize(x - lrate * grad_at(x))
     full = nm.log_normalize(x - lrate * grad_at(half))
-    tr = ExtragradientPO(beta, eta).run(g, 1, init=np.exp(x))
+    tr = ExtragradientPO(beta=beta, eta=eta).run(g, 1, init=np.exp(x))
     np.testing.assert_allclose(np.exp(full), tr.policy[0], atol=1e-7)
 
 
@@ -322,9 +326,9 @@ def test_nash_mp_beats_one_query_baselines_per_query():
     """At the same number of queries, Nash-MP's KL is below Nash-MD's and OMD's at their theory steps."""
     b = game_batch(random_game, 8, n=20, seed=5, reference="random")
     beta, N = 0.05, 400
-    mp = NashMirrorProx(beta).run(b, N // 2).kl[:, -1]
-    md = NashMD(beta).run(b, N).kl[:, -1]
-    omd = OnlineMirrorDescent(beta).run(b, N).kl[:, -1]
+    mp = NashMirrorProx(beta=beta).run(b, N // 2).kl[:, -1]
+    md = NashMD(beta=beta).run(b, N).kl[:, -1]
+    omd = OnlineMirrorDescent(beta=beta).run(b, N).kl[:, -1]
     assert (mp < md).all() and (mp < omd).all()
 
 
@@ -353,20 +357,20 @@ def test_policy_gradient_estimate_is_unbiased():
 def test_approximate_nash_mp_obeys_the_inexact_bound_and_approaches_exact():
     g = random_game(8, seed=6, reference="random")
     beta = 0.1
-    exact = NashMirrorProx(beta).run(g, 30)
-    tr = ApproximateNashMirrorProx(beta, inner_steps=20, samples=200).run(g, 30, replicates=4, seed=1)
+    exact = NashMirrorProx(beta=beta).run(g, 30)
+    tr = ApproximateNashMirrorProx(beta=beta, inner_steps=20, samples=200).run(g, 30, replicates=4, seed=1)
     assert (tr.queries[:, 1] == 2 * 20 * 200).all()
     bound = bd.kl_upper_inexact(tr.kl[:, 0], beta, 2.0, tr.inexactness)
     assert (tr.kl <= bound + 1e-12).all()
     assert tr.kl[:, -1].max() < 0.05 * tr.kl[0, 0]
     assert np.median(tr.kl[:, -1]) > exact.kl[0, -1]  # the sampling floor is above the exact iterate
-    small = ApproximateNashMirrorProx(beta, inner_steps=20, samples=10).run(g, 30, replicates=4, seed=1)
+    small = ApproximateNashMirrorProx(beta=beta, inner_steps=20, samples=10).run(g, 30, replicates=4, seed=1)
     assert tr.kl[:, -10:].mean() < small.kl[:, -10:].mean()  # more samples per step: a lower floor
 
 
 def test_approximate_replicates_of_a_batch_match_single_runs():
     b = game_batch(random_game, 3, n=5, seed=2)
-    algo = ApproximateNashMirrorProx(0.2, inner_steps=3, samples=8)
+    algo = ApproximateNashMirrorProx(beta=0.2, inner_steps=3, samples=8)
     batch = algo.run(b, 12, seed=7)
     for r in range(3):
         single = algo.run(b.game(r), 12, seed=replicate_seeds(7, r, r + 1))
@@ -388,7 +392,7 @@ def test_compiled_kernel_matches_numpy_twin_on_batches(cls):
 
 def test_approximate_kernel_matches_numpy_twin_on_batches():
     b = game_batch(random_game, 3, n=9, seed=4)
-    algo = ApproximateNashMirrorProx(0.1, inner_steps=4, samples=16)
+    algo = ApproximateNashMirrorProx(beta=0.1, inner_steps=4, samples=16)
     a, c = algo.run(b, 10, seed=3, backend="numba"), algo.run(b, 10, seed=3, backend="numpy", chunk_iterations=3)
     for k in a.keys():
         np.testing.assert_allclose(a[k], c[k], atol=1e-10, rtol=0, err_msg=k)
@@ -417,13 +421,13 @@ def test_trace_shapes_and_queries():
         assert tr.policy.shape == tr.equilibrium.shape == (3, 6)
         np.testing.assert_array_equal(tr.queries[0], per * np.arange(8))
         assert tr.meta["queries_per_iteration"] == per
-    tr = NashMirrorProx(0.2).run(rock_paper_scissors(), 5, replicates=2)
+    tr = NashMirrorProx(beta=0.2).run(rock_paper_scissors(), 5, replicates=2)
     assert tr.kl.shape == (2, 6)
 
 
 def test_run_validation_names_arguments():
     g, b = rock_paper_scissors(), game_batch(random_game, 3, n=3)
-    algo = NashMirrorProx(0.1)
+    algo = NashMirrorProx(beta=0.1)
     cases = {
         "game": lambda: algo.run(np.eye(3), 5),
         "iterations": lambda: algo.run(g, 0),
@@ -442,12 +446,169 @@ def test_run_validation_names_arguments():
     with pytest.raises(InvalidModelError):
         algo.run(b.P, 5)
     with pytest.raises(InvalidParameterError) as info:
-        ApproximateNashMirrorProx(0.1, samples=1)
+        ApproximateNashMirrorProx(beta=0.1, samples=1)
     assert info.value.argument == "samples"
 
 
 def test_given_equilibrium_is_used_and_deterministic_methods_ignore_the_seed():
     g = random_game(5, seed=1)
     star = regularized_nash(g, 0.2).policy
-    a = NashMirrorProx(0.2).run(g, 10, equilibrium=star, seed=1)
-    assert a == NashMirrorProx(0.2).run(g, 10, seed=2)
+    a = NashMirrorProx(beta=0.2).run(g, 10, equilibrium=star, seed=1)
+    assert a == NashMirrorProx(beta=0.2).run(g, 10, seed=2)
+
+
+# ---------------------------------------------------------------------------- structure: one prox, rules by name
+
+
+def test_one_prox_step_compiled_and_array_twins_agree():
+    """The library's one prox step (rltheory.kernels.mirror): compiled and array versions agree."""
+    from rltheory.kernels import mirror
+
+    rng = np.random.default_rng(0)
+    for n in (2, 7, 40):
+        x = mirror.log_normalize(rng.normal(size=n))
+        g, lr = rng.random(n), mirror.log_normalize(rng.normal(size=n))
+        for beta, eta in ((0.1, 2.0), (1.0, 0.3), (0.01, 1.0)):
+            out = np.empty(n)
+            mirror.kl_prox_one(x, g, lr, beta, eta, out)
+            np.testing.assert_allclose(out, mirror.kl_prox(x, g, lr, beta, eta), atol=1e-12, rtol=0)
+    assert nm.prox is mirror.kl_prox
+
+
+def test_the_prox_formula_is_written_once():
+    """No module but rltheory/kernels/mirror.py writes the prox's ``/ (1 + eta beta)`` (the core solver used to)."""
+    import re
+    from pathlib import Path
+
+    import rltheory
+
+    root = Path(rltheory.__file__).resolve().parent
+    pattern = re.compile(r"/\s*\(1\.0 \+ (eta \* beta|2\.0 \* beta)\)|\* beta \* lb \+ z")
+    owners = sorted(p.name for p in [*root.rglob("*.py"), *Path(nm.__file__).parent.glob("*.py")]
+                    if pattern.search(p.read_text()))
+    assert owners == ["mirror.py"], owners
+
+
+def test_no_method_codes_each_learner_brings_its_named_step():
+    import inspect
+
+    assert "method" not in inspect.signature(pd.dynamics_kernel().py_func).parameters
+    steps = {cls._step.py_func.__name__ for cls in ALL}
+    assert steps == {"nash_mp_step", "mmd_step", "omd_step", "nash_md_step", "egpo_step"}
+    assert not any(hasattr(cls, "_method") for cls in [*ALL, ApproximateNashMirrorProx])
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_each_compiled_step_agrees_with_its_twin(cls):
+    rng = np.random.default_rng(3)
+    n = 9
+    P = random_game(n, seed=4).P
+    PT = np.ascontiguousarray(P.T)
+    x = np.log(random_reference(n, rng, 2.0))
+    lr = np.log(random_reference(n, rng, 1.0))
+    g = P @ np.exp(x)
+    beta, eta = 0.2, 1.5
+    xc = x.copy()
+    cls._step(PT, lr, xc, g.copy(), beta, eta, np.empty(n), np.empty(n))
+    ref = cls._step_reference(P[None], lr[None], x[None], g[None], beta, eta)[0]
+    np.testing.assert_allclose(xc, ref, atol=1e-12, rtol=0)
+    assert not np.allclose(xc, x)  # the step moved the iterate
+
+
+def test_hyperparameters_are_keyword_only_with_a_deprecation_path():
+    import inspect
+
+    for cls in [*ALL, ApproximateNashMirrorProx]:
+        params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+        assert params and all(p.kind is p.KEYWORD_ONLY for p in params), cls
+        run = inspect.signature(cls.run).parameters
+        assert run["replicates"].default == 1 and run["seed"].default == 0, cls
+        assert all(run[k].kind is inspect.Parameter.KEYWORD_ONLY for k in ("replicates", "seed", "backend"))
+    with pytest.warns(FutureWarning, match="keyword"):
+        old = NashMirrorProx(0.3, 1.0)
+    assert old.get_params() == NashMirrorProx(beta=0.3, eta=1.0).get_params() == {"beta": 0.3, "eta": 1.0}
+    with pytest.raises(TypeError):
+        NashMD(0.1, 1.0, 3.0)
+
+
+def test_batch_runs_one_replicate_per_game_by_default():
+    b = game_batch(random_game, 3, n=4, seed=1)
+    a = NashMirrorProx(beta=0.2).run(b, 4)
+    assert a.kl.shape == (3, 5)
+    assert a == NashMirrorProx(beta=0.2).run(b, 4, replicates=3)
+
+
+def test_equilibrium_without_full_support_and_complex_policies_are_rejected():
+    g = rock_paper_scissors()
+    algo = NashMirrorProx(beta=0.1)
+    with pytest.raises(InvalidPolicyError, match="full support") as info:
+        algo.run(g, 3, equilibrium=[1.0, 0.0, 0.0])
+    assert info.value.argument == "equilibrium" and info.value.index == (1,)
+    for backend in ("numba", "numpy"):  # neither backend may produce NaN KL / inf span silently
+        with pytest.raises(InvalidPolicyError):
+            algo.run(g, 3, equilibrium=[1.0, 0.0, 0.0], backend=backend)
+    with pytest.raises(InvalidPolicyError, match="real") as info:
+        algo.run(g, 3, init=np.array([0.5, 0.25, 0.25]) + 1e-3j)
+    assert info.value.argument == "init"
+    with pytest.raises(InvalidPolicyError, match="real"):
+        algo.run(g, 3, equilibrium=np.array([1 / 3] * 3, dtype=complex))
+    with pytest.raises(InvalidPolicyError, match="real"):
+        nm.exploitability(g, np.array([1 / 3] * 3) * (1 + 1j), 0.1)
+
+
+def test_preference_kernels_are_cached_on_disk():
+    """``cache=True`` on every compiled function of the Nash-MP family (cold start)."""
+    from numba.core.dispatcher import Dispatcher
+
+    from rltheory.algorithms import preference_baselines as pb
+    from rltheory.kernels import mirror
+
+    found = 0
+    for mod in (nm, pb, pd, mirror):
+        for name, obj in vars(mod).items():
+            if isinstance(obj, Dispatcher) and obj.__module__ == mod.__name__:
+                found += 1
+                assert type(obj._cache).__name__ != "NullCache", f"{mod.__name__}.{name} lacks cache=True"
+    assert found >= 15
+    assert type(pd.dynamics_kernel()._cache).__name__ != "NullCache"
+
+
+# ---------------------------------------------------------------------------- bounds: bad input
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: bd.nash_md_kl_upper(10, -0.5), "beta"),
+    (lambda: bd.nash_md_kl_upper(-3, 0.5), "T"),
+    (lambda: bd.nash_md_kl_upper(np.nan, 0.5), "T"),
+    (lambda: bd.kl_upper(10, 0.1, 1.0, eta=4.0), "eta"),
+    (lambda: bd.kl_upper(10, 0.0, 1.0), "beta"),
+    (lambda: bd.kl_upper(10, 0.1, -1.0), "kl0"),
+    (lambda: bd.kl_upper([1, -2], 0.1, 1.0), "N"),
+    (lambda: bd.kl_upper_iterations(3, 0.1, np.nan), "kl0"),
+    (lambda: bd.span_upper(10, 0.1, 1.0, -0.1), "span0"),
+    (lambda: bd.exploitability_upper(10, np.inf, 1.0, 1.0), "beta"),
+    (lambda: bd.exploitability_pointwise_upper(-1.0, 0.0, 0.1), "kl_forward"),
+    (lambda: bd.exploitability_pointwise_upper(1.0, np.nan, 0.1), "kl_reverse"),
+    (lambda: bd.extrapolation_kl_factor(0.1, 0.0), "eta"),
+    (lambda: bd.kl_upper_inexact(1.0, 0.1, 2.0, [0.0, np.nan]), "inexactness"),
+    (lambda: bd.kl_upper_inexact(-1.0, 0.1, 2.0, [0.0, 0.1]), "kl0"),
+    (lambda: bd.nash_md_recursion(1.0, 0.1, [0.5, -0.5]), "etas"),
+    (lambda: bd.nash_md_recursion(1.0, 0.1, [[0.5]]), "etas"),
+    (lambda: bd.mmd_kl_upper(5, 0.1, 1.0, 0.0), "eta"),
+    (lambda: bd.contraction("abc"), "beta"),
+    (lambda: bd.rate_per_query(0.1, 2.5), "eta"),
+])
+def test_bounds_reject_invalid_arguments(call, argument):
+    with pytest.raises(InvalidParameterError) as info:
+        call()
+    assert info.value.argument == argument
+
+
+def test_bounds_locate_the_bad_entry_and_accept_edge_values():
+    with pytest.raises(InvalidParameterError) as info:
+        bd.kl_upper(np.array([0, 2, -4]), 0.1, 1.0)
+    assert info.value.index == (2,) and info.value.value == -4.0
+    assert bd.kl_upper(np.inf, 0.1, 1.0) == 0.0  # N = inf is the limit
+    assert bd.kl_upper(0, 0.1, 0.0) == 0.0  # KL_0 = 0: already at the equilibrium
+    assert bd.mmd_kl_upper(1, 0.1, 1.0, 0.4) == pytest.approx(1 / 1.04)  # MMD steps may exceed 2 * beta
+    assert bd.kl_upper_inexact(1.0, 0.5, 2.0, [0.0, -0.1])[1] == pytest.approx(0.4)  # negative excess is allowed

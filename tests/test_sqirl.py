@@ -7,9 +7,9 @@ import pytest
 from scipy.stats import spearmanr
 
 from rltheory.algorithms import GORP, SQIRL, LinearLeastSquares, QLearning, TabularMean
+from rltheory.algorithms.effective_horizon_analysis import analyze, q_iterates
 from rltheory.algorithms.episodic import first_epsilon_optimal, policy_evaluator
 from rltheory.bounds import sqirl as bounds
-from rltheory.bounds.effective_horizon import analyze, q_iterates
 from rltheory.errors import InvalidParameterError, ValidationError
 from rltheory.mdps import bridge, garnet
 from rltheory.paper_figures.sqirl import combination_lock

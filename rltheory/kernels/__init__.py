@@ -4,6 +4,7 @@
 * :mod:`.counts` — visit-count updates;
 * :mod:`.planning` — Bellman sweeps, batched policy evaluation, optimistic backward induction;
 * :mod:`.pessimism` — lower-confidence policy evaluation and the search over mixture coefficients.
+* :mod:`.mirror` — the KL prox step on the simplex in log space (preference-game solvers and learners).
 
 Single-replicate building blocks (``*_one``) are ``numba.njit`` functions meant to be called
 from an algorithm's own fused episode loop; the batched public kernels run ``prange`` over a

@@ -1,0 +1,402 @@
+"""Exact effective-horizon analysis of a tabular MDP: the engine behind the definitions of
+:mod:`rltheory.bounds.effective_horizon` (``min_k``, ``epw``, the simple effective horizon, greedy returns).
+
+Papers. Laidlaw, Russell & Dragan, *Bridging RL Theory and Practice with the Effective Horizon*,
+NeurIPS 2023, arXiv:2304.09853 (GORP, ``k``-QVI-solvability, the effective planning window, the
+effective horizon and its Theorem 5.4 bound); Laidlaw, Zhu, Russell & Dragan, *The Effective Horizon
+Explains Deep RL Performance in Stochastic Environments*, ICLR 2024, arXiv:2312.08369 (the same
+notions on stochastic MDPs, SQIRL).
+
+Provenance. The papers' full text could not be retrieved for this library (only their abstracts,
+summaries and the four ICLR reviews). Everything below follows the authors' public analysis code
+(cassidylaidlaw/effective-horizon: ``EffectiveHorizon.jl/src/value_iteration.jl``,
+``gorp_bounds.jl``, ``analyze_mdp.jl``, ``analyze_sticky_actions.jl``), which the project's spec
+(C2.3, C2.4) digests; it was re-implemented here from that description, not copied. Where the code is
+silent for stochastic models (the simple effective-horizon bound is written for deterministic ones)
+the generalisation is marked *reconstructed*.
+
+Why here. ``bounds/`` holds theorem bounds and measure *definitions* as short pure functions; this is
+an analysis *engine* (reachable-state backward passes, ``k``-step iterates, forward walks, compiled with
+NumPy twins) specific to the effective-horizon papers, so it is paper code, not core code (the core has
+no notion of ``k``-QVI-solvability), and it sits on the algorithms floor beside GORP and SQIRL, whose
+sample complexity it explains. It imports the core only (floors import downwards; ``algorithms`` does not
+import ``bounds``): the constants of the authors' analysis code (:data:`REWARD_PRECISION`,
+:data:`GREEDY_MAX_K`) are defined here, and :func:`~.effective_horizon_walks._log_count` is the compiled twin of
+:func:`rltheory.bounds.effective_horizon.log_sample_count` (a test checks they agree). The kernels:
+:mod:`.effective_horizon_values` (reachability, ``V*, V^rand, V^worst``), :mod:`.effective_horizon_iterates`
+(``Q^k`` and per-state summaries), :mod:`.effective_horizon_walks` (the forward walks).
+
+Everything is computed only on the states reachable at each step (under any actions), with
+compiled kernels (Numba) that each have a NumPy reference twin (``*_reference``), so the sticky
+UnlockPickup BRIDGE MDP (97,811 reachable states, ``H = 100``) takes seconds.
+
+Reward units. BRIDGE models are normalised into ``[0, 1]`` by an affine map recorded in
+``mdp.meta["reward_map"]`` (:mod:`rltheory.mdps.bridge`): ``precision`` is converted to the model's
+units, and :class:`EffectiveHorizonAnalysis` reports values in both units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from rltheory.errors import InvalidModelError, InvalidParameterError
+from rltheory.models import FiniteHorizonMDP
+from rltheory.validation import check_int, check_real
+
+from .effective_horizon_iterates import (
+    _iterate,
+    _iterate_reference,
+    _star_summaries,
+    _star_summaries_reference,
+    _var_step,
+    _var_step_reference,
+)
+from .effective_horizon_values import _q_reference, _values, _values_reference, reachable, reachable_reference
+from .effective_horizon_walks import (
+    _greedy_worst,
+    _greedy_worst_reference,
+    _log_count,
+    _walk_gap,
+    _walk_gap_reference,
+    _walk_ties,
+    _walk_ties_reference,
+)
+
+__all__ = [
+    "REWARD_PRECISION",
+    "GREEDY_MAX_K",
+    "MAX_ACTIONS",
+    "EffectiveHorizonAnalysis",
+    "ValueFunctions",
+    "analyze",
+    "value_functions",
+    "q_iterates",
+    "q_values_from",
+    "reachable",
+    "reachable_reference",
+    "default_precision",
+]
+
+#: Tolerance for "optimal": ``Q*(s, a) >= V*(s) - 1e-4`` in the file's reward units (authors' code,
+#: ``REWARD_PRECISION``; "None of the MDPs should have reward increments of less than 1e-3").
+REWARD_PRECISION = 1e-4
+#: Greedy returns are computed for ``k = 1..GREEDY_MAX_K`` (authors' ``--max_k`` default, 5).
+GREEDY_MAX_K = 5
+#: Largest number of actions of :func:`analyze` (action sets are stored as 64-bit masks).
+MAX_ACTIONS = 64
+
+
+def _log_term(H: int, A: int, k: int) -> float:
+    """``ln(2 H A^k)`` as the authors compute it; twin of :func:`rltheory.bounds.effective_horizon._log_term`."""
+    power = float(A) ** k if k * math.log(max(A, 1)) < 690 else math.inf
+    return math.log(2.0 * H * power) if math.isfinite(power) else math.log(2.0 * H) + k * math.log(A)
+
+
+_KERNELS = {
+    "numba": dict(reachable=reachable, values=_values, star=_star_summaries, iterate=_iterate, var_step=_var_step,
+                  walk_ties=_walk_ties, walk_gap=_walk_gap, greedy_worst=_greedy_worst),
+    "numpy": dict(reachable=reachable_reference, values=_values_reference, star=_star_summaries_reference,
+                  iterate=_iterate_reference, var_step=_var_step_reference, walk_ties=_walk_ties_reference,
+                  walk_gap=_walk_gap_reference, greedy_worst=_greedy_worst_reference),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueFunctions:
+    """Values of the optimal, uniformly random and worst policies, each ``(H + 1, S)``.
+
+    Entries of states unreachable at a step are NaN unless computed on all states.
+    """
+
+    v_star: np.ndarray
+    v_random: np.ndarray
+    v_worst: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class EffectiveHorizonAnalysis:
+    """Result of :func:`analyze`. Values are expectations under ``mu`` at step 0.
+
+    Attributes
+    ----------
+    name, horizon, num_actions, num_states : the model.
+    n_reachable : distinct states reachable at some step ``0..H-1`` (aliases merged).
+    min_k : least ``k`` for which the MDP is ``k``-QVI-solvable (``<= H``).
+    epw : effective planning window.
+    effective_horizon : Theorem 5.4's simple bound ``min_k H_k`` (``H`` if no ``k < H`` works).
+    v_star, v_random, v_worst : optimal, uniform-random and worst values (model units).
+    v_star_original, v_random_original, v_worst_original : the same in the file's reward units
+        (equal to the above without a ``reward_map``).
+    greedy_returns : ``(GREEDY_MAX_K,)`` worst-case return of ``Q^k``-greedy policies, ``k = 1..5`` (model units).
+    greedy_returns_original : the same in file units.
+    ks : int ``(n,)`` the ``k`` tried by the effective-horizon loop that work; ``horizons_k (n,)`` their
+        ``H_k``; ``log_ms (n,)`` ``ln m_k``; ``gaps (n,)``, ``variances (n,)`` at the state with the
+        largest ``m``; ``min_gaps (n,)`` the smallest gap over the walk.
+    precision : optimality tolerance used (model units).
+    seconds : wall time of the analysis.
+    """
+
+    name: str
+    horizon: int
+    num_actions: int
+    num_states: int
+    n_reachable: int
+    min_k: int
+    epw: int
+    effective_horizon: float
+    v_star: float
+    v_random: float
+    v_worst: float
+    v_star_original: float
+    v_random_original: float
+    v_worst_original: float
+    greedy_returns: np.ndarray
+    greedy_returns_original: np.ndarray
+    ks: np.ndarray
+    horizons_k: np.ndarray
+    log_ms: np.ndarray
+    gaps: np.ndarray
+    variances: np.ndarray
+    min_gaps: np.ndarray
+    precision: float
+    seconds: float
+
+    def horizon_k(self, k: int) -> float:
+        """``H_k`` for a ``k`` that works (``inf`` otherwise)."""
+        hit = np.flatnonzero(self.ks == k)
+        return float(self.horizons_k[hit[0]]) if hit.size else math.inf
+
+    def best_k(self) -> int:
+        """The ``k`` achieving the effective horizon (``min_k`` when no ``k < H`` works)."""
+        if self.ks.size == 0:
+            return self.min_k
+        return int(self.ks[int(np.argmin(self.horizons_k))])
+
+    def row(self) -> dict:
+        """The headline numbers as a flat dict (file units), for tables and JSON."""
+        return {"mdp": self.name, "H": self.horizon, "A": self.num_actions, "reachable states": self.n_reachable,
+                "min_k": self.min_k, "epw": self.epw, "effective horizon": self.effective_horizon,
+                "V*": self.v_star_original, "V random": self.v_random_original, "V worst": self.v_worst_original,
+                "seconds": self.seconds}
+
+
+def default_precision(mdp: FiniteHorizonMDP) -> float:
+    """:data:`REWARD_PRECISION` in the model's units (divided by the BRIDGE reward map's scale)."""
+    rmap = mdp.meta.get("reward_map") or {}
+    return REWARD_PRECISION / float(rmap.get("scale", 1.0))
+
+
+def _arrays(mdp):
+    """``(nxt, pr, R, start)`` with ``R`` collapsed to ``(1, S, A)`` when it does not depend on the step."""
+    if not isinstance(mdp, FiniteHorizonMDP):
+        raise InvalidModelError("mdp", f"must be a FiniteHorizonMDP, got {type(mdp).__name__}",
+                                value=type(mdp).__name__)
+    nxt, pr = mdp.successors
+    R = mdp.R
+    if (R == R[:1]).all():
+        R = R[:1]
+    start = np.flatnonzero(mdp.mu > 0).astype(np.int64)
+    return nxt, pr, np.ascontiguousarray(R), start
+
+
+def _kernels(backend):
+    if backend is None:
+        backend = "numba"
+    if not isinstance(backend, str) or backend not in _KERNELS:
+        raise InvalidParameterError("backend", f"must be one of {tuple(_KERNELS)} or None, got {backend!r}",
+                                    value=backend)
+    return _KERNELS[backend]
+
+
+def _all_states(S, H):
+    return np.arange(H + 1, dtype=np.int64) * S, np.tile(np.arange(S, dtype=np.int64), H)
+
+
+def _mask(ptr, idx, S):
+    """State-major reachability mask ``(S, H)`` from the CSR lists."""
+    H = ptr.shape[0] - 1
+    M = np.zeros((S, H), np.bool_)
+    M[idx, np.repeat(np.arange(H), np.diff(ptr))] = True
+    return M
+
+
+def _state_major(V):
+    return np.ascontiguousarray(V.T)
+
+
+def _value_arrays(kern, nxt, pr, R, ptr, idx, H, S):
+    """``Vs, Vr, Vw, W1`` state-major ``(S, H + 1)`` (0 where unreachable: every array stays finite)."""
+    Vs, Vr, Vw, W1 = (np.zeros((H + 1, S)) for _ in range(4))
+    kern["values"](nxt, pr, R, ptr, idx, Vs, Vr, Vw, W1)
+    return tuple(_state_major(V) for V in (Vs, Vr, Vw, W1))
+
+
+def value_functions(mdp: FiniteHorizonMDP, *, reachable_only: bool = False, backend=None) -> ValueFunctions:
+    """``V*``, ``V^rand`` (clamped into ``[V^worst, V*]``) and ``V^worst``, each ``(H + 1, S)`` (step-major).
+
+    ``reachable_only=True`` computes them only where a state is reachable at a step (NaN elsewhere).
+    """
+    kern = _kernels(backend)
+    nxt, pr, R, start = _arrays(mdp)
+    H, S = mdp.H, mdp.S
+    ptr, idx = kern["reachable"](nxt, pr, start, H) if reachable_only else _all_states(S, H)
+    out = [V.T.copy() for V in _value_arrays(kern, nxt, pr, R, ptr, idx, H, S)[:3]]
+    if reachable_only:
+        unreachable = ~_mask(ptr, idx, S).T
+        for V in out:
+            V[:H][unreachable] = np.nan
+    return ValueFunctions(*out)
+
+
+def q_values_from(mdp: FiniteHorizonMDP, V: np.ndarray) -> np.ndarray:
+    """``Q_t(s, a) = R_t(s, a) + E V[t + 1, s']`` on all states, ``(H, S, A)``, for step-major ``V (H + 1, S)``."""
+    nxt, pr, R, _ = _arrays(mdp)
+    Vsm = _state_major(np.asarray(V, dtype=np.float64))
+    states = np.arange(mdp.S)
+    return np.stack([_q_reference(nxt, pr, R, t, states, Vsm, t + 1) for t in range(mdp.H)])
+
+
+def q_iterates(mdp: FiniteHorizonMDP, k_max: int, *, start: str = "random") -> np.ndarray:
+    """The iterates ``Q^1..Q^{k_max}`` on all states, ``(k_max, H, S, A)`` (dense NumPy: small models only).
+
+    ``start="random"``: ``Q^1 = Q^rand`` (the ``k``-QVI iterates); ``start="rewards"``: ``Q^1 = R`` (the
+    effective-planning-window iterates, i.e. ``k``-step lookahead values). Computed on every step with no
+    shortcut, so ``Q^k_t = Q*_t`` for ``t >= H - k`` is a checkable fact, not an assumption.
+    """
+    k_max = check_int(k_max, "k_max", low=1)
+    if not isinstance(start, str) or start not in ("random", "rewards"):
+        raise InvalidParameterError("start", f"must be 'random' or 'rewards', got {start!r}", value=start)
+    nxt, pr, R, _ = _arrays(mdp)
+    H, S = mdp.H, mdp.S
+    ptr, idx = _all_states(S, H)
+    U = _value_arrays(_KERNELS["numpy"], nxt, pr, R, ptr, idx, H, S)[1] if start == "random" \
+        else np.zeros((S, H + 1))
+    out = np.empty((k_max, H, S, mdp.A))
+    states = np.arange(S)
+    for k in range(k_max):
+        out[k] = np.stack([_q_reference(nxt, pr, R, t, states, U, t + 1) for t in range(H)])
+        U = np.zeros((S, H + 1))
+        U[:, :H] = out[k].max(axis=2).T
+    return out
+
+
+def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max_k: int = GREEDY_MAX_K,
+            effective_horizon: bool = True, backend: str | None = None) -> EffectiveHorizonAnalysis:
+    """Exact effective-horizon analysis of ``mdp`` (module docstring; spec C2.3 and C2.4).
+
+    Parameters
+    ----------
+    mdp : FiniteHorizonMDP (dense or sparse, stationary or stage-dependent), at most 64 actions.
+    precision : float >= 0, optional
+        Optimality tolerance in model units; default :func:`default_precision` (``1e-4`` in file units).
+    greedy_max_k : int >= 0
+        Greedy returns for ``k = 1..greedy_max_k``.
+    effective_horizon : bool
+        Compute the simple effective horizon (default). ``False`` computes only what the authors' analysis of
+        sticky-action models computes (values, ``min_k``, ``epw``, greedy returns); ``effective_horizon`` is
+        then NaN. The effective-horizon loop dominates on large models: it needs every ``k`` below the bound.
+    backend : {None, "numba", "numpy"}
+        Compiled kernels (default) or their NumPy twins (same numbers, slower).
+
+    Returns
+    -------
+    EffectiveHorizonAnalysis
+    """
+    t0 = time.perf_counter()
+    kern = _kernels(backend)
+    nxt, pr, R, start = _arrays(mdp)
+    if mdp.A > MAX_ACTIONS:
+        raise InvalidModelError("mdp", f"analyze supports at most {MAX_ACTIONS} actions, got A={mdp.A}", value=mdp.A)
+    precision = default_precision(mdp) if precision is None else check_real(precision, "precision", low=0.0)
+    greedy_max_k = check_int(greedy_max_k, "greedy_max_k", low=0)
+    H, S, A = mdp.H, mdp.S, mdp.A
+    w0 = mdp.mu[start]
+    ptr, idx = kern["reachable"](nxt, pr, start, H)
+    M = _mask(ptr, idx, S)
+    Vs, Vr, Vw, W1 = _value_arrays(kern, nxt, pr, R, ptr, idx, H, S)
+    subopt, ties_star, above_star = np.zeros((S, H), np.uint64), np.zeros((H, S), np.uint64), \
+        np.zeros((H, S), np.uint64)
+    gap_star = np.zeros((H, S))
+    kern["star"](nxt, pr, R, M, Vs, precision, subopt, ties_star, gap_star, above_star)
+    subopt_tm = np.ascontiguousarray(subopt.T)
+    star = (subopt, ties_star, gap_star, above_star)
+    ties, above = np.zeros((H, S), np.uint64), np.zeros((H, S), np.uint64)
+    gap, ratio = np.zeros((H, S)), np.zeros((H, S))
+
+    def at_start(V):
+        return float(w0 @ V[start, 0])
+
+    # --- effective planning window: Q^(k) = k-step lookahead values, from U = 0 (so Q^(1) = R)
+    U, U_new = np.zeros((S, H + 1)), np.zeros((S, H + 1))
+    epw = None
+    for k in range(1, H + 1):
+        kern["iterate"](nxt, pr, R, M, U, Vs, *star, max(0, H - k), W1, True, False, U_new, ties, gap, above, ratio)
+        if kern["walk_ties"](nxt, pr, ties, subopt_tm, start):
+            epw = k
+            break
+        U, U_new = U_new, U
+
+    # --- min_k, greedy returns and the simple effective horizon share the iterates Q^k (Q^1 = Q^rand)
+    U = Vr.copy()
+    W, W_new, G = W1.copy(), np.zeros((S, H + 1)), np.zeros((H + 1, S))
+    min_k = None
+    greedy = np.full(greedy_max_k, np.nan)
+    eh = float(H) if effective_horizon else 0.0  # eh = 0 switches the effective-horizon loop off
+    ks, hks, log_ms, gaps, variances, min_gaps = [], [], [], [], [], []
+    logA = math.log(A) if A > 1 else 0.0
+    k = 1
+    while True:
+        need_ties = min_k is None or k <= greedy_max_k
+        kern["iterate"](nxt, pr, R, M, U, Vs, *star, max(0, H - k), W, need_ties, k < eh, U_new, ties, gap, above,
+                        ratio)
+        if min_k is None and kern["walk_ties"](nxt, pr, ties, subopt_tm, start):
+            min_k = k
+        if k <= greedy_max_k:
+            greedy[k - 1] = float(w0 @ kern["greedy_worst"](nxt, pr, R, ties, start, G))
+        if k < eh:
+            works, r_max, t_at, s_at, min_gap = kern["walk_gap"](nxt, pr, gap, ratio, above, start)
+            if works:
+                g_at = float(gap[t_at, s_at])
+                log_m = _log_count(g_at, float(W[s_at, t_at]), _log_term(H, A, k))
+                h_k = k + (log_m / logA if log_m > 0 else 0.0)
+                ks.append(k)
+                hks.append(h_k)
+                log_ms.append(log_m)
+                gaps.append(g_at)
+                variances.append(float(W[s_at, t_at]))
+                min_gaps.append(min_gap)
+                eh = min(eh, h_k)
+        if min_k is not None and k >= greedy_max_k and k + 1 >= eh:
+            break
+        if k > 2 * H + greedy_max_k:  # pragma: no cover - min_k <= H because Q^H = Q*
+            raise RuntimeError(f"{mdp.name}: no k <= H is QVI-solvable; this contradicts Q^H = Q*")
+        if k + 1 < eh:  # the variance bounds are only needed while the effective-horizon loop runs
+            kern["var_step"](nxt, pr, M, W, W1, W_new)
+            W, W_new = W_new, W
+        U, U_new = U_new, U
+        k += 1
+
+    aliases = mdp.meta.get("state_aliases") or {}
+    uniq = np.flatnonzero(M.any(axis=1))
+    if aliases:
+        uniq = np.unique(np.array([aliases.get(int(s), int(s)) for s in uniq], dtype=np.int64))
+    rmap = mdp.meta.get("reward_map") or {}
+    scale, offset = float(rmap.get("scale", 1.0)), float(rmap.get("offset", 0.0))
+
+    def orig(v):
+        return scale * np.asarray(v) + H * offset
+
+    v_star, v_rand, v_worst = at_start(Vs), at_start(Vr), at_start(Vw)
+    return EffectiveHorizonAnalysis(
+        name=mdp.name, horizon=H, num_actions=A, num_states=S, n_reachable=int(uniq.size), min_k=int(min_k),
+        epw=int(epw), effective_horizon=float(eh) if effective_horizon else math.nan, v_star=v_star,
+        v_random=v_rand, v_worst=v_worst,
+        v_star_original=float(orig(v_star)), v_random_original=float(orig(v_rand)),
+        v_worst_original=float(orig(v_worst)), greedy_returns=greedy, greedy_returns_original=orig(greedy),
+        ks=np.array(ks, dtype=np.int64), horizons_k=np.array(hks), log_ms=np.array(log_ms), gaps=np.array(gaps),
+        variances=np.array(variances), min_gaps=np.array(min_gaps), precision=float(precision),
+        seconds=time.perf_counter() - t0)
