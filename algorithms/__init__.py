@@ -33,3 +33,7 @@ __all__ = ["UCBVI", "NashMirrorProx",
            "ApproximateNashMirrorProx", "NashMD", "OnlineMirrorDescent", "ExtragradientPO", "MagneticMirrorDescent",
            "SQIRL", "GORP", "QLearning", "TabularMean", "LinearLeastSquares",
            "StepMix", "EpsMix", "ConservativeUCBVI", "BaselineOnly"]
+
+from .reward_free import HFUCRLRFE, UCRLRFE, RandomExploration  # noqa: E402  (Zhang, Zhang & Gu, ICML 2023)
+
+__all__ += ["HFUCRLRFE", "UCRLRFE", "RandomExploration"]

@@ -23,3 +23,7 @@ from .gymnasium import from_gymnasium
 
 __all__ = ["riverswim", "garnet", "chain", "gridworld", "from_gymnasium", "random_game", "cyclic_game",
            "rock_paper_scissors", "bradley_terry_game", "condorcet_game", "random_reference", "game_batch"]
+
+from .linear_mixture import hard_instance, mixture_of_kernels, tabular_embedding  # noqa: E402
+
+__all__ += ["mixture_of_kernels", "tabular_embedding", "hard_instance"]

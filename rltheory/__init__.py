@@ -35,3 +35,7 @@ __all__ = [
     "InvalidDataError",
     "__version__",
 ]
+
+from .models import LinearMixtureMDP  # noqa: E402
+
+__all__ += ["LinearMixtureMDP"]

@@ -492,3 +492,7 @@ class PreferenceGame:
     def __repr__(self) -> str:
         kind = "" if self._batch is None else f", batch={self._batch}"
         return f"PreferenceGame(name={self.name!r}, n={self.n}{kind})"
+
+from .linear_mixture import LinearMixtureMDP  # noqa: E402  (core module of its own; re-exported here)
+
+__all__ += ["LinearMixtureMDP"]
