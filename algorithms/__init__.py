@@ -34,6 +34,6 @@ __all__ = ["UCBVI", "NashMirrorProx",
            "SQIRL", "GORP", "QLearning", "TabularMean", "LinearLeastSquares",
            "StepMix", "EpsMix", "ConservativeUCBVI", "BaselineOnly"]
 
-from .reward_free import HFUCRLRFE, UCRLRFE, RandomExploration  # noqa: E402  (Zhang, Zhang & Gu, ICML 2023)
+from .reward_free import HFUCRLRFE, UCRLRFE, RandomExploration, UCRLRFEPlus  # noqa: E402  (Zhang, Zhang & Gu 2023)
 
-__all__ += ["HFUCRLRFE", "UCRLRFE", "RandomExploration"]
+__all__ += ["HFUCRLRFE", "UCRLRFE", "UCRLRFEPlus", "RandomExploration"]

@@ -50,6 +50,10 @@ Gray-code walk over ``2^S`` vertices, so ``S <= 16``), PLAN with bonus, rollout 
 ``f`` as value target. Constants of Thm 2.4.3. Planning keeps the bonus (as specified); metrics of
 plug-in planning (``beta = 0``) are reported beside it (``*_plugin``).
 
+**UCRL-RFE+** (:class:`UCRLRFEPlus`, Alg. 3, Bernstein): UCRL-RFE plus a variance-weighted regression
+on the exploration values and one on their squares; explores with PLAN on the weighted estimate. Constants
+of Thm 2.5.1. Planning as UCRL-RFE (u-regression, bonus kept; plug-in reported beside it).
+
 **Random baseline** (:class:`RandomExploration`, ours): uniformly random actions; the model estimator is
 unweighted value-targeted regression with all indicator targets ``f = 1{s' = j}`` (``S`` targets per
 transition), i.e. ``Sigma = lambda I + sum N(s, a) Phi(s, a) Phi(s, a)^T``.
@@ -90,11 +94,12 @@ from ..bounds.reward_free import (
     hf_levels,
     ucrl_rfe_beta,
     ucrl_rfe_lambda,
+    ucrl_rfe_plus_constants,
 )
 from . import reward_free_kernels as kern
 
-__all__ = ["HFUCRLRFE", "UCRLRFE", "RandomExploration", "PlanResult", "evaluation_rewards", "geometric_checkpoints",
-           "check_reward", "RewardFreeEvaluator", "REWARD_ATOL"]
+__all__ = ["HFUCRLRFE", "UCRLRFE", "UCRLRFEPlus", "RandomExploration", "PlanResult", "evaluation_rewards",
+           "geometric_checkpoints", "check_reward", "RewardFreeEvaluator", "REWARD_ATOL"]
 
 #: Slack on "total reward along every trajectory is at most 1".
 REWARD_ATOL = 1e-9
@@ -533,6 +538,70 @@ class UCRLRFE(_RewardFree):
         plug = ev.metrics(theta, Sigma)
         out.update({f"{k}_plugin": v for k, v in plug.items() if k != "theta_error"})
         return out
+
+
+# ---------------------------------------------------------------------------------------- UCRL-RFE+
+@register_algorithm
+class UCRLRFEPlus(UCRLRFE):
+    """UCRL-RFE+ (thesis Alg. 3): UCRL-RFE plus Bernstein-weighted regressions on the exploration values.
+
+    Besides UCRL-RFE's pseudo-target regression (``Sigma``, used for the pseudo-reward and the planning
+    phase), a weighted regression ``theta_hat`` on ``(phi_V, V(s'))`` with weight ``1 / nu`` and an
+    unweighted one ``theta_tilde`` on ``(phi_{V^2}, V(s')^2)``, ``V = V^k_{h+1}`` the exploration values;
+    ``nu = max(alpha, Vbar + E)`` (see :func:`~rltheory.algorithms.reward_free_kernels.ucrl_plus_episode`).
+    Exploration plays ``PLAN(theta_hat_k, Sigma_hat_k, r^k, beta_hat)``. Constants of Thm 2.5.1
+    (``lambda = B^-2``, ``alpha = H^2 / d``, ``beta_hat, beta_check, beta_tilde, beta``); ``beta_scale``
+    multiplies all four radii, an absolute ``beta`` replaces all four.
+    """
+
+    per_episode = ("pseudo_reward_saturation", "mean_nu")
+
+    def radii(self, model, episodes) -> dict:
+        c = ucrl_rfe_plus_constants(episodes, model.d, model.H, model.B, self.delta)
+        keys = ("beta", "beta_hat", "beta_check", "beta_tilde")
+        if self.beta is not None:
+            return {**c, **{k: self.beta for k in keys}}
+        return {**c, **{k: self.beta_scale * c[k] for k in keys}}
+
+    def radius(self, model, episodes):
+        return self.radii(model, episodes)["beta"]
+
+    def _meta(self, model, episodes):
+        return {**self.radii(model, episodes), "lam": self._lam(model)}
+
+    def _init(self, model, episodes):
+        st = super()._init(model, episodes)
+        d, lam = model.d, st["lam"]
+        st["radii"] = self.radii(model, episodes)
+        for name in ("hat", "til"):
+            st[name] = (np.eye(d) / lam, lam * np.eye(d), np.zeros(d))
+            st[f"theta_{name}"] = np.zeros(d)
+        return st
+
+    def _episodes(self, model, st, start, stop, gen, backend, diag):
+        H, s1, c = model.H, model.start_state, st["radii"]
+        numba = backend == "numba"
+        gram = kern.gram if numba else kern.gram_reference
+        box = kern.box_max if numba else kern.box_max_reference
+        plan = kern.ucrl_plan if numba else kern.ucrl_plan_reference
+        episode = kern.ucrl_plus_episode if numba else kern.ucrl_plus_episode_reference
+        scale = (H - np.arange(H) - 1.0)[:, None, None]
+        for k in range(start, stop):
+            G = gram(model.phi_sa, st["Sinv"])
+            val, vstar = box(G)
+            raw = (2 * c["beta"] / H) * scale * np.sqrt(val)[None]
+            r = np.ascontiguousarray(np.minimum(1.0, raw))                      # pseudo-reward (UCRL-RFE's rule)
+            hat_frz, til_frz = st["hat"][0].copy(), st["til"][0].copy()
+            G_hat = gram(model.phi_sa, hat_frz)
+            pi, V, _ = plan(model.transition_from(st["theta_hat"]), G_hat, r, c["beta_hat"], float(H))
+            u_state = (st["Sinv"], st["Sigma"], st["b"])
+            diag["mean_nu"][k] = episode(model.phi_sa, st["cumP"], s1, pi, V, vstar, gen.random(H), st["theta_hat"],
+                                         st["theta_til"], hat_frz, til_frz, u_state, st["hat"], st["til"],
+                                         c["alpha"], c["beta_check"], c["beta_tilde"])
+            st["theta"] = np.linalg.solve(st["Sigma"], st["b"])
+            st["theta_hat"] = np.linalg.solve(st["hat"][1], st["hat"][2])
+            st["theta_til"] = np.linalg.solve(st["til"][1], st["til"][2])
+            diag["pseudo_reward_saturation"][k] = float(np.mean(raw >= 1.0))
 
 
 # ---------------------------------------------------------------------------------------- random

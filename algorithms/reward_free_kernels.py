@@ -16,6 +16,7 @@ kernel ``cumP (S, A, S)`` for sampling (next state = first ``j`` with ``u < cumP
 * :func:`ucrl_plan` -- PLAN (thesis Alg. 1) with a bonus, any value cap.
 * :func:`ucrl_episode` -- one UCRL-RFE exploration episode (rollout and unweighted VTR update).
 * :func:`random_episodes` -- uniform-random exploration, visit counts only.
+* :func:`ucrl_plus_episode` -- one UCRL-RFE+ episode (three regressions, Bernstein weights).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "gram", "gram_reference", "home", "home_reference", "hf_candidate_dp", "hf_oracle", "hf_oracle_reference",
     "hf_episode", "hf_episode_reference", "box_max", "box_max_reference", "ucrl_plan", "ucrl_plan_reference",
     "ucrl_episode", "ucrl_episode_reference", "random_episodes", "random_episodes_reference",
+    "ucrl_plus_episode", "ucrl_plus_episode_reference",
 ]
 
 
@@ -501,3 +503,101 @@ def random_episodes_reference(cumP, s1, uniforms, counts_sas):
             sn = _next_state_reference(cumP, s, a, uniforms[e, h, 1])
             counts_sas[s, a, sn] += 1.0
             s = sn
+
+
+# ----------------------------------------------------------------------------------------- UCRL-RFE+
+@nb.njit(cache=True)
+def _add(Sinv, Sigma, b, x, y, w):
+    sm_update(Sinv, x, w)
+    d = x.shape[0]
+    for i in range(d):
+        b[i] += w * x[i] * y
+        for k in range(d):
+            Sigma[i, k] += w * x[i] * x[k]
+
+
+@nb.njit(cache=True)
+def ucrl_plus_episode(phi_sa, cumP, s1, pi, V, vstar, uniforms, theta_hat, theta_til, Sinv_hat_frz, Sinv_til_frz,
+                      u_state, hat_state, til_state, alpha, beta_check, beta_tilde):
+    """One UCRL-RFE+ exploration episode (thesis Alg. 3), in place.
+
+    ``V (H+1, S)``: the exploration values (PLAN with the pseudo-reward, scale ``[0, H]``). Three
+    regressions, each a tuple ``(Sinv, Sigma, b)``: ``u_state`` (pseudo value targets, as UCRL-RFE),
+    ``hat_state`` (weighted: ``phi_V``, ``V(s')``, weight ``1 / nu``), ``til_state`` (unweighted: ``phi_{V^2}``,
+    ``V(s')^2``). ``nu = max(alpha, Vbar + E)`` with ``Vbar = [<phi_{V^2}, theta_til>]_[0,H^2] -
+    [<phi_V, theta_hat>]_[0,H]^2`` and ``E = min(H^2, beta_tilde ||phi_{V^2}||_{til}) + min(H^2, 2 H beta_check
+    ||phi_V||_{hat})`` under the covariances frozen at the episode start. Returns the mean of ``nu``.
+    """
+    S, A, d, _ = phi_sa.shape
+    H = pi.shape[0]
+    x = np.empty(d)
+    x1 = np.empty(d)
+    x2 = np.empty(d)
+    s = s1
+    H2 = float(H) * H
+    nu_sum = 0.0
+    for h in range(H):
+        a = pi[h, s]
+        sn = _next_state(cumP, s, a, uniforms[h])
+        scale = H - h - 1.0
+        F = phi_sa[s, a]
+        for i in range(d):
+            acc = 0.0
+            acc1 = 0.0
+            acc2 = 0.0
+            for j in range(S):
+                acc += F[i, j] * vstar[s, a, j]
+                acc1 += F[i, j] * V[h + 1, j]
+                acc2 += F[i, j] * V[h + 1, j] * V[h + 1, j]
+            x[i] = scale * acc
+            x1[i] = acc1
+            x2[i] = acc2
+        _add(u_state[0], u_state[1], u_state[2], x, scale * vstar[s, a, sn], 1.0)
+        p1 = 0.0
+        p2 = 0.0
+        for i in range(d):
+            p1 += x1[i] * theta_hat[i]
+            p2 += x2[i] * theta_til[i]
+        p1 = min(max(p1, 0.0), float(H))
+        p2 = min(max(p2, 0.0), H2)
+        e = min(H2, beta_tilde * quad_norm(Sinv_til_frz, x2)) + min(H2, 2.0 * H * beta_check
+                                                                      * quad_norm(Sinv_hat_frz, x1))
+        nu = max(alpha, p2 - p1 * p1 + e)
+        nu_sum += nu
+        y = V[h + 1, sn]
+        _add(hat_state[0], hat_state[1], hat_state[2], x1, y, 1.0 / nu)
+        _add(til_state[0], til_state[1], til_state[2], x2, y * y, 1.0)
+        s = sn
+    return nu_sum / H
+
+
+def _add_reference(state, x, y, w):
+    Sinv, Sigma, b = state
+    Sinv[:], _ = sm_update_reference(Sinv, x, w)
+    Sigma += w * np.outer(x, x)
+    b += w * y * x
+
+
+def ucrl_plus_episode_reference(phi_sa, cumP, s1, pi, V, vstar, uniforms, theta_hat, theta_til, Sinv_hat_frz,
+                                Sinv_til_frz, u_state, hat_state, til_state, alpha, beta_check, beta_tilde):
+    H = pi.shape[0]
+    s = s1
+    nus = []
+    for h in range(H):
+        a = int(pi[h, s])
+        sn = _next_state_reference(cumP, s, a, uniforms[h])
+        scale = H - h - 1.0
+        F = phi_sa[s, a]
+        x, x1, x2 = scale * (F @ vstar[s, a]), F @ V[h + 1], F @ (V[h + 1] ** 2)
+        _add_reference(u_state, x, scale * vstar[s, a, sn], 1.0)
+        p1 = np.clip(x1 @ theta_hat, 0.0, H)
+        p2 = np.clip(x2 @ theta_til, 0.0, H * H)
+        e = (min(H * H, beta_tilde * quad_norm_reference(Sinv_til_frz, x2))
+             + min(H * H, 2.0 * H * beta_check * quad_norm_reference(Sinv_hat_frz, x1)))
+        nu = max(alpha, p2 - p1 ** 2 + e)
+        nus.append(nu)
+        y = V[h + 1, sn]
+        _add_reference(hat_state, x1, y, 1.0 / nu)
+        _add_reference(til_state, x2, y * y, 1.0)
+        s = sn
+    return float(np.mean(nus))

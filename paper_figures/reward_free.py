@@ -38,8 +38,10 @@ S, A = 8, 3
 RATE = {True: dict(ds=(2, 4, 8), H=20, K=1024, seeds=3), False: dict(ds=(2, 4, 8, 16), H=20, K=16384, seeds=10)}
 HORIZON = {True: dict(Hs=(5, 10, 20, 40), d=4, K=1024, seeds=2, eps=0.01),
            False: dict(Hs=(5, 10, 20, 40, 80), d=4, K=8192, seeds=6, eps=0.003)}
-DIMENSION = {True: dict(ds=(2, 4, 8, 16), H=10, K=1024, seeds=3, eps=2e-3),
-             False: dict(ds=(2, 4, 8, 16), H=10, K=8192, seeds=8, eps=5e-4)}
+DIMENSION = {True: dict(ds=(2, 4, 8), H=10, K=2048, seeds=3, eps=5e-3),
+             False: dict(ds=(2, 4, 8, 16), H=10, K=16384, seeds=8, eps=2e-3)}
+#: random reward candidates of the oracle on the hard instance (2^(d-1) actions make each candidate costly)
+LOWER_RANDOM_REWARDS = 2
 LOWER = {True: dict(ds=(3, 5, 7), H=10, Ks=(128, 256, 512, 1024), seeds=8),
          False: dict(ds=(3, 5, 7, 9), H=10, Ks=(256, 512, 1024, 2048, 4096, 8192, 16384), seeds=50)}
 
@@ -115,16 +117,16 @@ def horizon_runs(quick: bool = True) -> dict:
     return out
 
 
-def _k_eps_panel(ax, xs, table, xlabel, K):
-    """Draw ``K_eps`` vs ``x`` for each series; never-reached points as open triangles at ``K``."""
-    for i, (label, vals) in enumerate(table.items()):
+def _k_eps_panel(ax, xs, table, colors, xlabel, K):
+    """Draw ``K_eps`` vs ``x`` per series (dashed: no projection); never reached: open triangles above ``K``."""
+    for label, vals in table.items():
         v = np.asarray(vals, dtype=float)
-        color = OKABE_ITO[i % len(OKABE_ITO)]
+        color = colors[label.split(",")[0]]
         ls = "--" if "no projection" in label else "-"
         ok = np.isfinite(v)
-        ax.plot(np.asarray(xs)[ok], v[ok], ls, marker="o", color=color, label=label)
+        ax.plot(np.asarray(xs)[ok], v[ok], ls, marker="o" if ls == "-" else "s", color=color, label=label)
         if (~ok).any():
-            ax.plot(np.asarray(xs)[~ok], np.full((~ok).sum(), K * 1.15), "^", mfc="none", color=color)
+            ax.plot(np.asarray(xs)[~ok], np.full((~ok).sum(), K * 1.25), "^", mfc="none", color=color)
     ax.axhline(K, color="#999999", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -139,31 +141,36 @@ def _k_eps_panel(ax, xs, table, xlabel, K):
 def make_horizon(quick: bool) -> FigureOutput:
     c = HORIZON[bool(quick)]
     runs = horizon_runs(quick)
-    fig, axes = subplots(1, 2, figsize=(10, 4.2))
-    table, gap_table = {}, {}
-    for name in learners():
-        for key, suffix in (("value_error", ""), ("value_error_raw", ", no projection")):
-            table[name + suffix] = [episodes_to_epsilon(runs[name, H].meta["checkpoints"], runs[name, H][key],
-                                                        c["eps"]) for H in c["Hs"]]
-        gap_table[name] = [float(np.mean(runs[name, H].gap[:, -1])) for H in c["Hs"]]
-    _k_eps_panel(axes[0], c["Hs"], table, "horizon H", c["K"])
-    axes[0].set_ylabel(f"K_ε (value error ≤ {c['eps']:g})")
-    axes[0].legend(fontsize=7, loc="upper left")
-    for i, (name, vals) in enumerate(gap_table.items()):
-        axes[1].plot(c["Hs"], vals, marker="o", color=OKABE_ITO[i], label=name)
+    fig, axes = subplots(1, 2, figsize=(10.5, 4.4))
+    series = {"HF-UCRL-RFE++": ("HF-UCRL-RFE++", ""), "UCRL-RFE (plug-in)": ("UCRL-RFE", "_plugin"),
+              "random": ("random", "")}
+    colors = {name: OKABE_ITO[i] for i, name in enumerate(series)}
+    table = {}
+    for label, (name, suffix) in series.items():
+        for key, tail in (("value_error", ""), ("value_error_raw", ", no projection")):
+            table[label + tail] = [episodes_to_epsilon(runs[name, H].meta["checkpoints"], runs[name, H][key + suffix],
+                                                       c["eps"]) for H in c["Hs"]]
+    _k_eps_panel(axes[0], c["Hs"], table, colors, "horizon H", c["K"])
+    axes[0].set_ylabel(f"K_ε (value error ≤ {c['eps']:g}); dotted: budget K")
+    axes[0].set_ylim(top=c["K"] * 1.6)
+    axes[0].legend(fontsize=6.5, loc="lower left", ncol=2)
+    gap_series = {"HF-UCRL-RFE++": ("HF-UCRL-RFE++", "gap"), "UCRL-RFE (bonus kept, as specified)": ("UCRL-RFE", "gap"),
+                  "UCRL-RFE (plug-in)": ("UCRL-RFE", "gap_plugin"), "random": ("random", "gap")}
+    gap_table = {}
+    for i, (label, (name, key)) in enumerate(gap_series.items()):
+        gap_table[label] = [float(np.mean(runs[name, H][key][:, -1])) for H in c["Hs"]]
+        axes[1].plot(c["Hs"], gap_table[label], marker="o", color=OKABE_ITO[i], ls="--" if "kept" in label else "-",
+                     label=label)
     axes[1].set_xscale("log", base=2)
     axes[1].set_yscale("log")
     axes[1].set_xlabel("horizon H")
     axes[1].set_ylabel(f"tie-adversarial gap at K={c['K']}")
-    axes[1].legend(fontsize=7)
-    fig.suptitle("UCRL-RFE: β = 0.1 × theory, bonus-kept planning (its plug-in planning is in the JSON); "
-                 "HF-UCRL-RFE++: β = 1e-3 × theory; our oracle", fontsize=8)
-    data = {"settings": {**c, "S": S, "A": A}, "K_eps": table, "gap_at_K": gap_table,
-            "ucrl_plugin_value_error_at_K": [float(np.mean(runs["UCRL-RFE", H].value_error_plugin[:, -1]))
-                                            for H in c["Hs"]]}
-    notes = (f"{OURS}. The separation in H comes from value clipping / horizon-free weighting only where the "
-             "curves separate; UCRL-RFE's bonus-kept planning is optimistic by construction, so its value error "
-             "includes the bonus.")
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"d={c['d']} mixture, rewards in [0, 1/H]. HF-UCRL-RFE++: β = 1e-3 × theory, our oracle; "
+                 "UCRL-RFE: β = 0.1 × theory", fontsize=8)
+    data = {"settings": {**c, "S": S, "A": A}, "K_eps": table, "gap_at_K": gap_table}
+    notes = (f"{OURS}. UCRL-RFE's bonus-kept planning (as specified) keeps an optimistic bonus in V-hat, so its "
+             "value error never reaches eps; its K_eps uses plug-in planning. The gap panel shows both.")
     return FigureOutput(fig, data, notes)
 
 
@@ -232,7 +239,7 @@ def lower_bound_runs(quick: bool = True) -> dict:
         for i, K in enumerate(c["Ks"]):
             for s in range(c["seeds"]):
                 inst = hard_instance(d, c["H"], K, seed=1000 * d + s)
-                algo = HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA)
+                algo = HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA, n_random_rewards=LOWER_RANDOM_REWARDS)
                 algo.run(inst.model, K, replicates=1, seed=s, checkpoints=[K])
                 res = algo.plan(inst.reward)
                 gaps[i, s] = hard_instance_gap(inst, int(res.policy[0, 0]))
@@ -265,5 +272,6 @@ def make_lower_bound(quick: bool) -> FigureOutput:
     axes[1].set_ylabel("gap · √K / d")
     fig.suptitle("Lower-bound instance: the theory says gap·√K/d stays bounded below across d "
                  "(Ω(d²ε⁻²) episodes); constant unspecified", fontsize=8)
-    notes = f"{OURS}. HF-UCRL-RFE++ with beta = 1e-3 x theory and our oracle; one run per (d, K, seed)."
+    notes = (f"{OURS}. HF-UCRL-RFE++ with beta = 1e-3 x theory and our oracle ({LOWER_RANDOM_REWARDS} random reward "
+             "candidates per episode); one run per (d, K, seed).")
     return FigureOutput(fig, data, notes)

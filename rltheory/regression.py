@@ -147,6 +147,11 @@ def project_affine(theta, Sigma, C, c) -> np.ndarray:
     if C.shape[1] != theta.shape[0] or C.shape[0] != c.shape[0]:
         raise InvalidParameterError("C", f"must have shape (m, {theta.shape[0]}) matching c {c.shape}, got {C.shape}",
                                     value=C.shape)
-    SinvCt = np.linalg.solve(Sigma, C.T)
-    gram = C @ SinvCt
-    return theta - SinvCt @ (np.linalg.pinv(gram, rcond=1e-10, hermitian=True) @ (C @ theta - c))
+    # reduce to an equivalent full-row-rank system (C may have many redundant rows): C = U diag(s) Vt
+    U, s, Vt = np.linalg.svd(C, full_matrices=False)
+    keep = s > 1e-10 * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, bool)
+    if not keep.any():
+        return theta.copy()
+    Cr, cr = Vt[keep], (U[:, keep].T @ c) / s[keep]
+    SinvCt = np.linalg.solve(Sigma, Cr.T)
+    return theta - SinvCt @ np.linalg.solve(Cr @ SinvCt, Cr @ theta - cr)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rltheory
-from rltheory.algorithms import HFUCRLRFE, UCRLRFE, RandomExploration
+from rltheory.algorithms import HFUCRLRFE, UCRLRFE, RandomExploration, UCRLRFEPlus
 from rltheory.algorithms import reward_free_kernels as K
 from rltheory.algorithms.reward_free import (
     RewardFreeEvaluator,
@@ -176,8 +176,12 @@ def test_project_affine_is_constrained_least_squares():
     d = 4
     Sigma = np.linalg.inv(_spd(rng, d))
     C = np.vstack([np.ones(d), np.ones(d)])                     # redundant rows are fine
-    t = project_affine(rng.normal(size=d), Sigma, C, [2.0, 2.0])
+    theta = rng.normal(size=d)
+    t = project_affine(theta, Sigma, C, [2.0, 2.0])
     assert C[0] @ t == pytest.approx(2.0, abs=1e-12)
+    # KKT by hand for the single constraint 1^T t = 2: t = theta - Sigma^{-1} 1 (1^T theta - 2) / (1^T Sigma^{-1} 1)
+    w = np.linalg.solve(Sigma, np.ones(d))
+    np.testing.assert_allclose(t, theta - w * (theta.sum() - 2.0) / w.sum(), atol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------- kernels vs twins
@@ -467,3 +471,41 @@ def test_horizon_free_episodes_to_epsilon():
     slope = np.polyfit(np.log(list(Ks)), np.log(list(Ks.values())), 1)[0]
     print(f"log-log slope of K_eps in H: {slope:+.2f}")
     assert slope < 0.5                                             # flat up to logs, far from H^1 or H^2
+
+
+@given(seeds)
+def test_ucrl_plus_episode_twin(seed):
+    rng = np.random.default_rng(seed)
+    m = mixture_of_kernels(4, 2, 3, H=5, seed=seed)
+    cum = np.cumsum(m.P, -1)
+    cum[..., -1] = 1
+    pi = rng.integers(0, 2, size=(5, 4))
+    V = rng.random((6, 4)) * 5
+    _, vstar = K.box_max(K.gram(m.phi_sa, _spd(rng, 3)))
+    th, tt = rng.normal(size=3), rng.normal(size=3)
+    hf, tf = _spd(rng, 3), _spd(rng, 3)
+    u = rng.random(5)
+    states = [[(_spd(np.random.default_rng(i), 3), np.eye(3), np.zeros(3)) for i in range(3)] for _ in range(2)]
+    states[1] = [tuple(x.copy() for x in t) for t in states[0]]
+    a = K.ucrl_plus_episode(m.phi_sa, cum, 0, pi, V, vstar, u, th, tt, hf, tf, *states[0], 25 / 3, 0.5, 2.0)
+    b = K.ucrl_plus_episode_reference(m.phi_sa, cum, 0, pi, V, vstar, u, th, tt, hf, tf, *states[1], 25 / 3, 0.5, 2.0)
+    assert a == pytest.approx(b, abs=1e-10) and a >= 25 / 3                    # nu >= alpha = H^2 / d
+    for x, y in zip(states[0], states[1], strict=True):
+        for p, q in zip(x, y, strict=True):
+            np.testing.assert_allclose(p, q, atol=1e-10)
+
+
+def test_ucrl_plus_constants_by_hand():
+    # Thm 2.5.1 at K = 1000, d = 4, H = 20, B = 1, delta = 0.1: L = log(48 K^2 H^2 / delta), lg = log(1 + K H B^2)
+    c = bounds.ucrl_rfe_plus_constants(1000, 4, 20, 1.0, 0.1)
+    assert c["alpha"] == 100.0 and c["lam"] == 1.0
+    assert c["L"] == pytest.approx(25.980761208974194, rel=1e-12)
+    assert c["beta_hat"] == pytest.approx(465.49598685954464, rel=1e-12)   # 8 sqrt(4 lg L) + 8 L + 1
+    assert c["beta"] == pytest.approx(182.9118202533355, rel=1e-12)       # 20 sqrt(4 log(12 (1 + 8e6) / 0.1)) + 1
+
+
+def test_ucrl_plus_runs_and_learns():
+    m = mixture_of_kernels(4, 2, 3, H=5, seed=7)
+    tr = UCRLRFEPlus(beta_scale=0.01).run(m, 256, replicates=2, seed=0)
+    assert tr.mean_nu.shape == (2, 256) and np.all(tr.mean_nu >= 25 / 3)
+    assert tr.value_error_plugin[:, -1].mean() < tr.value_error_plugin[:, 0].mean()
