@@ -42,7 +42,7 @@ DIMENSION = {True: dict(ds=(2, 4, 8), H=10, K=2048, seeds=3, eps=5e-3),
              False: dict(ds=(2, 4, 8, 16), H=10, K=16384, seeds=8, eps=2e-3)}
 #: random reward candidates of the oracle on the hard instance (2^(d-1) actions make each candidate costly)
 LOWER_RANDOM_REWARDS = 2
-LOWER = {True: dict(ds=(3, 5, 7), H=10, Ks=(128, 256, 512, 1024), seeds=8),
+LOWER = {True: dict(ds=(3, 5, 7), H=10, Ks=(128, 256, 512, 1024), seeds=6),
          False: dict(ds=(3, 5, 7, 9), H=10, Ks=(256, 512, 1024, 2048, 4096, 8192, 16384), seeds=50)}
 
 
@@ -157,10 +157,12 @@ def make_horizon(quick: bool) -> FigureOutput:
     gap_series = {"HF-UCRL-RFE++": ("HF-UCRL-RFE++", "gap"), "UCRL-RFE (bonus kept, as specified)": ("UCRL-RFE", "gap"),
                   "UCRL-RFE (plug-in)": ("UCRL-RFE", "gap_plugin"), "random": ("random", "gap")}
     gap_table = {}
-    for i, (label, (name, key)) in enumerate(gap_series.items()):
+    method_color = {"HF-UCRL-RFE++": colors["HF-UCRL-RFE++"], "UCRL-RFE": colors["UCRL-RFE (plug-in)"],
+                    "random": colors["random"]}
+    for label, (name, key) in gap_series.items():
         gap_table[label] = [float(np.mean(runs[name, H][key][:, -1])) for H in c["Hs"]]
-        axes[1].plot(c["Hs"], gap_table[label], marker="o", color=OKABE_ITO[i], ls="--" if "kept" in label else "-",
-                     label=label)
+        axes[1].plot(c["Hs"], gap_table[label], marker="o", color=method_color[name],
+                     ls="--" if "kept" in label else "-", label=label)
     axes[1].set_xscale("log", base=2)
     axes[1].set_yscale("log")
     axes[1].set_xlabel("horizon H")
