@@ -99,7 +99,7 @@ from ..bounds.reward_free import (
 from . import reward_free_kernels as kern
 
 __all__ = ["HFUCRLRFE", "UCRLRFE", "UCRLRFEPlus", "RandomExploration", "PlanResult", "evaluation_rewards",
-           "geometric_checkpoints", "check_reward", "RewardFreeEvaluator", "REWARD_ATOL"]
+           "geometric_checkpoints", "check_reward", "EstimatePlanner", "RewardFreeEvaluator", "REWARD_ATOL"]
 
 #: Slack on "total reward along every trajectory is at most 1".
 REWARD_ATOL = 1e-9
@@ -232,21 +232,12 @@ def _policy_values(P, rewards, pi, H):
     return V
 
 
-class RewardFreeEvaluator:
-    """Exact scoring of an estimate ``theta`` against a test-reward set on the true model."""
+class EstimatePlanner:
+    """Planning in an estimated model ``theta`` of a linear mixture MDP, with the mass projection."""
 
-    def __init__(self, model: LinearMixtureMDP, rewards=None):
+    def __init__(self, model: LinearMixtureMDP):
         self.model = model
-        H, S, A = model.H, model.S, model.A
-        if rewards is None:
-            rewards = evaluation_rewards(S, A, H)
-        rewards = np.asarray(rewards, dtype=np.float64)
-        if rewards.ndim not in (3, 4):
-            raise InvalidParameterError("test_rewards", "must have shape (n, S, A) or (n, H, S, A), got "
-                                                        f"{rewards.shape}", value=rewards.shape)
-        self.rewards = np.stack([check_reward(r, S, A, H, name="test_rewards") for r in rewards])
-        self.Qstar, self.Vstar = _dp(model.P, self.rewards, H, bonus=None)
-        self.constraint = model.phi_V(np.ones(S)).reshape(S * A, model.d)     # rows phi_1(s, a)
+        self.constraint = model.phi_V(np.ones(model.S)).reshape(model.S * model.A, model.d)   # rows phi_1(s, a)
 
     def project(self, theta, Sigma) -> np.ndarray:
         """The mass projection: ``argmin ||t - theta||_Sigma`` s.t. ``<phi_1(s, a), t> = 1`` for all pairs."""
@@ -257,6 +248,22 @@ class RewardFreeEvaluator:
         Pt = self.model.transition_from(theta)
         Q, V = _dp(Pt, rewards, self.model.H, bonus=bonus, G=G)
         return np.argmax(Q, axis=-1), Q, V
+
+
+class RewardFreeEvaluator(EstimatePlanner):
+    """Exact scoring of an estimate ``theta`` against a test-reward set on the true model."""
+
+    def __init__(self, model: LinearMixtureMDP, rewards=None):
+        super().__init__(model)
+        H, S, A = model.H, model.S, model.A
+        if rewards is None:
+            rewards = evaluation_rewards(S, A, H)
+        rewards = np.asarray(rewards, dtype=np.float64)
+        if rewards.ndim not in (3, 4):
+            raise InvalidParameterError("test_rewards", "must have shape (n, S, A) or (n, H, S, A), got "
+                                                        f"{rewards.shape}", value=rewards.shape)
+        self.rewards = np.stack([check_reward(r, S, A, H, name="test_rewards") for r in rewards])
+        self.Qstar, self.Vstar = _dp(model.P, self.rewards, H, bonus=None)
 
     def metrics(self, theta, Sigma, *, bonus=0.0, G=None) -> dict:
         m = self.model
@@ -335,9 +342,7 @@ class _RewardFree(Algorithm):
         replicate = check_int(replicate, "replicate", low=0, high=len(self.states_) - 1)
         m = self.model_
         r = check_reward(reward, m.S, m.A, m.H, per_step=per_step)[None]
-        ev = RewardFreeEvaluator.__new__(RewardFreeEvaluator)
-        ev.model = m
-        ev.constraint = m.phi_V(np.ones(m.S)).reshape(m.S * m.A, m.d)
+        ev = EstimatePlanner(m)
         theta, Sigma, bonus, G = self._planning_model(self.states_[replicate])
         pi, _, V = ev.plan(ev.project(theta, Sigma), r, bonus, G)
         _, Vstar = _dp(m.P, r, m.H, bonus=None)
