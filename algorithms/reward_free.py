@@ -422,8 +422,8 @@ class HFUCRLRFE(_RewardFree):
         c = self.constants(model, episodes)
         M, d, S, A, H = c["M"], model.d, model.S, model.A, model.H
         eye = np.eye(d)
-        base = [np.zeros((S, A))] + [np.repeat(np.eye(S)[:, :, None], A, axis=2) / H]
-        base = np.concatenate([base[0][None], base[1]])
+        # the oracle's fixed reward candidates (ours): 0 and the state indicators 1{s = j} / H
+        base = np.concatenate([np.zeros((1, S, A)), np.repeat(np.eye(S)[:, :, None], A, axis=2) / H])
         if self.pair_rewards:
             base = np.concatenate([base, np.eye(S * A).reshape(S * A, S, A) / H])
         cum = np.cumsum(model.P, axis=-1)
@@ -435,8 +435,8 @@ class HFUCRLRFE(_RewardFree):
             "b": np.zeros((2, M, d)), "Sinv": np.broadcast_to(eye / c["lam"], (2, M, d, d)).copy(),
         }
 
-
     def _episodes(self, model, st, start, stop, gen, backend, diag):
+        """Alg. 4, lines 4-14 for episodes ``start..stop-1`` (0-based), in place on the state ``st``."""
         c = st["c"]
         S, A, H, s1 = model.S, model.A, model.H, model.start_state
         gram, oracle, episode = ((kern.gram, kern.hf_oracle, kern.hf_episode) if backend == "numba" else

@@ -509,3 +509,13 @@ def test_ucrl_plus_runs_and_learns():
     tr = UCRLRFEPlus(beta_scale=0.01).run(m, 256, replicates=2, seed=0)
     assert tr.mean_nu.shape == (2, 256) and np.all(tr.mean_nu >= 25 / 3)
     assert tr.value_error_plugin[:, -1].mean() < tr.value_error_plugin[:, 0].mean()
+
+
+def test_theory_radius_saturates_the_oracle():
+    """At the theory radius (beta_k ~ 1e3) V-hat is clipped at 1 everywhere it can be: why a working beta."""
+    m = mixture_of_kernels(4, 2, 3, H=5, seed=7)
+    algo = HFUCRLRFE()
+    tr = algo.run(m, 16, replicates=1, seed=0, checkpoints=[16])
+    assert tr.meta["beta_first"] > 500
+    # every entry that can saturate does: all steps but the last (V_{H+1} = 0 there, so u = 0)
+    assert np.all(tr.saturation >= (m.H - 1) / m.H - 1e-12) and np.all(tr.vhat1 == 1.0)
