@@ -439,17 +439,17 @@ class HFUCRLRFE(_RewardFree):
         """Alg. 4, lines 4-14 for episodes ``start..stop-1`` (0-based), in place on the state ``st``."""
         c = st["c"]
         S, A, H, s1 = model.S, model.A, model.H, model.start_state
-        gram, oracle, episode = ((kern.gram, kern.hf_oracle, kern.hf_episode) if backend == "numba" else
-                                 (kern.gram_reference, kern.hf_oracle_reference, kern.hf_episode_reference))
+        factor, oracle, episode = ((kern.factor, kern.hf_oracle, kern.hf_episode) if backend == "numba" else
+                                   (kern.factor_reference, kern.hf_oracle_reference, kern.hf_episode_reference))
         for k in range(start, stop):
             beta = float(st["betas"][k])
             frz = st["Sinv"].copy()                                              # Sigma_dot (frozen)
-            Ghat = gram(model.phi_sa, frz[0, 0])
-            Gtil = gram(model.phi_sa, frz[1, 0])
+            Fhat = factor(model.phi_sa, frz[0, 0])                             # ||phi_V||_{Sigma_dot^-1} = ||F V||
+            Ftil = factor(model.phi_sa, frz[1, 0])
             Pts = np.einsum("saij,ti->tsaj", model.phi_sa, st["thetas"][:, 0])   # theta_hat_{k,0}, theta_tilde_{k,0}
             rand = gen.random((self.n_random_rewards, S, A)) / H
             rewards = np.concatenate([st["base_rewards"], rand, st["prev_r"][None]])
-            t, j, pi, Vt, Vh, sat = oracle(Pts, Ghat, Gtil, rewards, beta, H, s1)
+            t, j, pi, Vt, Vh, sat = oracle(Pts, Fhat, Ftil, rewards, beta, H, s1)
             st["prev_r"] = rewards[j].copy()
             u = gen.random(H)
             n_floor = episode(model.phi_sa, st["cumP"], s1, pi, Vh, Vt, u, st["thetas"], st["Sinv"], frz,

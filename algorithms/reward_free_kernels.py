@@ -7,7 +7,8 @@ Gram matrices ``G (S, A, S, S) = Phi(s, a)^T Sigma^{-1} Phi(s, a)`` so that ``||
 kernel ``cumP (S, A, S)`` for sampling (next state = first ``j`` with ``u < cumP[s, a, j]``), steps
 ``h = 0..H-1`` (``h = 1..H`` in the paper). Kernels assume validated input.
 
-* :func:`gram` -- ``G`` for all pairs.
+* :func:`gram` -- ``G`` for all pairs; :func:`factor` -- ``F`` with ``F^T F = G`` (``min(d, S)`` rows), the
+  oracle's norms.
 * :func:`home` -- HOME, the high-order moment estimator (thesis Alg. 5, from Zhou & Gu 2022).
 * :func:`hf_candidate_dp` / :func:`hf_oracle` -- our tractable oracle for HF-UCRL-RFE++'s line 5
   (backward greedy DP of ``V_hat_{k,h}`` per ``(theta, r)`` candidate; see ``reward_free.py``).
@@ -27,14 +28,16 @@ import numpy as np
 from rltheory.regression import quad_norm, quad_norm_reference, sm_update, sm_update_reference
 
 __all__ = [
-    "gram", "gram_reference", "home", "home_reference", "hf_candidate_dp", "hf_oracle", "hf_oracle_reference",
+    "gram", "gram_reference", "factor", "factor_reference", "home", "home_reference", "hf_candidate_dp", "hf_oracle",
+    "hf_oracle_reference",
     "hf_episode", "hf_episode_reference", "box_max", "box_max_reference", "ucrl_plan", "ucrl_plan_reference",
     "ucrl_episode", "ucrl_episode_reference", "random_episodes", "random_episodes_reference",
     "ucrl_plus_episode", "ucrl_plus_episode_reference",
 ]
 
 
-#: Candidate scores of the oracle closer than this count as ties.
+#: Scores of the oracle (candidates, and actions inside a candidate's DP) closer than this count as ties;
+#: the lowest index wins, so rounding cannot make the compiled kernel and its twin choose differently.
 TIE_TOL = 1e-12
 
 
@@ -101,6 +104,51 @@ def gram_reference(phi_sa, Sinv):
     return np.einsum("saku,kl,salv->sauv", phi_sa, Sinv, phi_sa)
 
 
+@nb.njit(cache=True)
+def factor(phi_sa, Sinv):
+    """``F (S, A, r, S)`` with ``F[s, a]^T F[s, a] = G[s, a]``, ``r = min(d, S)``: ``||phi_V(s, a)||_{Sinv} =
+    ||F[s, a] V||`` costs ``r S`` instead of ``S^2``. ``d < S``: ``F = C^T Phi`` with ``Sinv = C C^T``
+    (Cholesky); otherwise ``F = Lambda^{1/2} U^T`` from the eigendecomposition of ``G``."""
+    S, A, d, S2 = phi_sa.shape
+    if d < S2:
+        C = np.linalg.cholesky(Sinv)
+        F = np.empty((S, A, d, S2))
+        for s in range(S):
+            for a in range(A):
+                F[s, a] = C.T @ phi_sa[s, a]
+        return F
+    G = gram(phi_sa, Sinv)
+    F = np.empty((S, A, S2, S2))
+    for s in range(S):
+        for a in range(A):
+            lam, U = np.linalg.eigh(G[s, a])
+            for i in range(S2):
+                r = np.sqrt(lam[i]) if lam[i] > 0.0 else 0.0
+                for j in range(S2):
+                    F[s, a, i, j] = r * U[j, i]
+    return F
+
+
+def factor_reference(phi_sa, Sinv):
+    S, A, d, S2 = phi_sa.shape
+    if d < S2:
+        return np.einsum("ki,sakj->saij", np.linalg.cholesky(Sinv), phi_sa)
+    lam, U = np.linalg.eigh(gram_reference(phi_sa, Sinv))
+    return np.sqrt(np.maximum(lam, 0.0))[..., :, None] * np.swapaxes(U, -1, -2)
+
+
+@nb.njit(cache=True)
+def _fnorm(F, V):
+    """``||F V||_2`` for ``F (r, S)``, ``V (S,)``."""
+    q = 0.0
+    for i in range(F.shape[0]):
+        acc = 0.0
+        for j in range(F.shape[1]):
+            acc += F[i, j] * V[j]
+        q += acc * acc
+    return np.sqrt(q)
+
+
 # ----------------------------------------------------------------------------------------- HOME
 @nb.njit(cache=True)
 def home(phis, thetas, Sinv_run, Sinv_frz, beta, alpha, gamma, out):
@@ -145,7 +193,7 @@ def home_reference(phis, thetas, Sinv_run, Sinv_frz, beta, alpha, gamma):
 
 # ----------------------------------------------------------------------------------------- HF oracle
 @nb.njit(cache=True)
-def hf_candidate_dp(Pt, Ghat, Gtil, r, beta, H, s1, pi, Vt, Vh):
+def hf_candidate_dp(Pt, Fhat, Ftil, r, beta, H, s1, pi, Vt, Vh):
     """Backward greedy DP of one ``(theta, r)`` candidate; fills ``pi (H, S)``, ``Vt, Vh (H+1, S)``.
 
     ``Vt_h(s) = [r(s, pi_h(s)) + <phi_{Vt_{h+1}}, theta>]_[0,1]`` (the candidate's value, clipped), and
@@ -159,25 +207,28 @@ def hf_candidate_dp(Pt, Ghat, Gtil, r, beta, H, s1, pi, Vt, Vh):
         Vh[H, s] = 0.0
     raw1 = 0.0
     n_sat = 0
+    scores = np.empty(A)
+    qs = np.empty(A)
     for h in range(H - 1, -1, -1):
         vt = Vt[h + 1]
         vh = Vh[h + 1]
         for s in range(S):
-            best = -np.inf
-            best_a = 0
-            best_q = 0.0
+            top = -np.inf
             for a in range(A):
                 pt = 0.0
                 ph = 0.0
                 for j in range(S):
                     pt += Pt[s, a, j] * vt[j]
                     ph += Pt[s, a, j] * vh[j]
-                u = min(1.0, beta * _quad(Gtil[s, a], vt))
-                score = u + 2.0 * beta * _quad(Ghat[s, a], vh) + ph
-                if score > best:
-                    best = score
-                    best_a = a
-                    best_q = r[s, a] + pt
+                u = min(1.0, beta * _fnorm(Ftil[s, a], vt))
+                scores[a] = u + 2.0 * beta * _fnorm(Fhat[s, a], vh) + ph
+                qs[a] = r[s, a] + pt
+                top = max(top, scores[a])
+            best_a = 0
+            while scores[best_a] < top - TIE_TOL:          # lowest action within TIE_TOL of the best
+                best_a += 1
+            best = scores[best_a]
+            best_q = qs[best_a]
             pi[h, s] = best_a
             Vh[h, s] = _clip01(best)
             Vt[h, s] = _clip01(best_q)
@@ -189,13 +240,14 @@ def hf_candidate_dp(Pt, Ghat, Gtil, r, beta, H, s1, pi, Vt, Vh):
 
 
 @nb.njit(cache=True)
-def hf_oracle(Pts, Ghat, Gtil, rewards, beta, H, s1):
+def hf_oracle(Pts, Fhat, Ftil, rewards, beta, H, s1):
     """Our oracle: the best ``(theta, r)`` pair by ``Vh_1(s1)`` (ties: larger unclipped score, then lower index).
 
     Values within :data:`TIE_TOL` count as ties (so rounding cannot make the compiled kernel and its twin
     pick different candidates).
 
-    ``Pts (n_theta, S, A, S)``, ``rewards (n_r, S, A)``. Returns ``(t, j, pi, Vt, Vh, saturation)`` of the
+    ``Pts (n_theta, S, A, S)``, ``Fhat, Ftil (S, A, r, S)`` (:func:`factor` of the frozen hat / tilde
+    inverse covariances), ``rewards (n_r, S, A)``. Returns ``(t, j, pi, Vt, Vh, saturation)`` of the
     chosen candidate, ``saturation`` = fraction of its ``H S`` entries of ``Vh`` clipped at 1.
     """
     n_t = Pts.shape[0]
@@ -213,7 +265,7 @@ def hf_oracle(Pts, Ghat, Gtil, rewards, beta, H, s1):
     best_sat = 0
     for t in range(n_t):
         for j in range(n_r):
-            v, raw, n_sat = hf_candidate_dp(Pts[t], Ghat, Gtil, rewards[j], beta, H, s1, pi, Vt, Vh)
+            v, raw, n_sat = hf_candidate_dp(Pts[t], Fhat, Ftil, rewards[j], beta, H, s1, pi, Vt, Vh)
             if v > best_v + TIE_TOL or (v >= best_v - TIE_TOL and raw > best_raw + TIE_TOL):
                 best_v = v
                 best_raw = raw
@@ -226,7 +278,7 @@ def hf_oracle(Pts, Ghat, Gtil, rewards, beta, H, s1):
     return bt, bj, best_pi, best_Vt, best_Vh, best_sat / (H * S)
 
 
-def hf_oracle_reference(Pts, Ghat, Gtil, rewards, beta, H, s1):
+def hf_oracle_reference(Pts, Fhat, Ftil, rewards, beta, H, s1):
     """NumPy twin of :func:`hf_oracle`, vectorised over all ``(theta, r)`` candidates."""
     n_t = Pts.shape[0]
     n_r, S, A = rewards.shape
@@ -238,10 +290,10 @@ def hf_oracle_reference(Pts, Ghat, Gtil, rewards, beta, H, s1):
         vt, vh = Vt[h + 1], Vh[h + 1]
         pt = np.einsum("tsaj,trj->trsa", Pts, vt)
         ph = np.einsum("tsaj,trj->trsa", Pts, vh)
-        qt = np.sqrt(np.maximum(np.einsum("saij,tri,trj->trsa", Gtil, vt, vt), 0.0))
-        qh = np.sqrt(np.maximum(np.einsum("saij,tri,trj->trsa", Ghat, vh, vh), 0.0))
+        qt = np.linalg.norm(np.einsum("saij,trj->trsai", Ftil, vt), axis=-1)
+        qh = np.linalg.norm(np.einsum("saij,trj->trsai", Fhat, vh), axis=-1)
         score = np.minimum(1.0, beta * qt) + 2.0 * beta * qh + ph
-        a = np.argmax(score, axis=-1)
+        a = np.argmax(score >= score.max(axis=-1, keepdims=True) - TIE_TOL, axis=-1)
         pi[h] = a
         best = np.take_along_axis(score, a[..., None], -1)[..., 0]
         q = (rewards[None] + pt)

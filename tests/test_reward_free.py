@@ -185,12 +185,19 @@ def test_project_affine_is_constrained_least_squares():
 
 
 # ------------------------------------------------------------------------------------------- kernels vs twins
-@given(seeds)
-def test_gram_and_home_twins(seed):
+@given(seeds, st.integers(2, 7))
+def test_gram_factor_and_home_twins(seed, S):
     rng = np.random.default_rng(seed)
+    for d in (3, 8):                                   # d < S (Cholesky) and d >= S (eigendecomposition)
+        m = mixture_of_kernels(S, 2, d, H=4, seed=seed)
+        Sinv = _spd(rng, d)
+        G = K.gram(m.phi_sa, Sinv)
+        np.testing.assert_allclose(G, K.gram_reference(m.phi_sa, Sinv), atol=1e-12)
+        F = K.factor(m.phi_sa, Sinv)
+        np.testing.assert_allclose(np.einsum("sari,sarj->saij", F, F), G, atol=1e-10)
+        np.testing.assert_allclose(np.abs(np.einsum("sari,sarj->saij", F, F) - np.einsum(
+            "sari,sarj->saij", *[K.factor_reference(m.phi_sa, Sinv)] * 2)), 0, atol=1e-10)
     m = mixture_of_kernels(5, 2, 3, H=4, seed=seed)
-    Sinv = _spd(rng, 3)
-    np.testing.assert_allclose(K.gram(m.phi_sa, Sinv), K.gram_reference(m.phi_sa, Sinv), atol=1e-12)
     M = 5
     phis = rng.normal(size=(M, 3)) * 0.3
     thetas = rng.normal(size=(M, 3))
@@ -246,7 +253,7 @@ def test_oracle_twin_and_ranges(seed, beta):
     rng = np.random.default_rng(seed)
     m = mixture_of_kernels(4, 3, 3, H=5, seed=seed)
     Pts = np.stack([m.transition_from(m.theta + rng.normal(size=3) * 0.3) for _ in range(2)])
-    Gh, Gt = K.gram(m.phi_sa, _spd(rng, 3)), K.gram(m.phi_sa, _spd(rng, 3))
+    Gh, Gt = K.factor(m.phi_sa, _spd(rng, 3)), K.factor(m.phi_sa, _spd(rng, 3))
     rw = evaluation_rewards(4, 3, 5)[:7]
     a = K.hf_oracle(Pts, Gh, Gt, rw, beta, 5, 0)
     b = K.hf_oracle_reference(Pts, Gh, Gt, rw, beta, 5, 0)
