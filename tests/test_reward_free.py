@@ -526,3 +526,13 @@ def test_theory_radius_saturates_the_oracle():
     assert tr.meta["beta_first"] > 500
     # every entry that can saturate does: all steps but the last (V_{H+1} = 0 there, so u = 0)
     assert np.all(tr.saturation >= (m.H - 1) / m.H - 1e-12) and np.all(tr.vhat1 == 1.0)
+
+
+def test_analysis_helpers_on_known_curves():
+    x = np.array([16.0, 32, 64, 128, 256])
+    Y = np.vstack([3 * x ** -0.5, 5 * x ** -0.5])                    # exact power law: slope -1/2
+    fit = loglog_slope(x, Y)
+    assert fit.slope == pytest.approx(-0.5, abs=1e-12) and fit.low <= -0.5 + 1e-9 <= fit.high + 2e-9
+    assert episodes_to_epsilon(x, Y, 0.4) == 128                        # mean 4 x^-1/2 <= 0.4 from x = 100 on
+    assert episodes_to_epsilon(x, Y, 1e-3) == np.inf
+    assert episodes_to_epsilon(x, np.array([[0.5, 0.1, 0.5, 0.1, 0.1]]), 0.2) == 128   # must *stay* below
