@@ -31,3 +31,6 @@ __all__ = ["UCBVI", "NashMirrorProx",
 from .subpo import SRL, SubPO  # noqa: E402
 
 __all__ += ["SubPO", "SRL"]
+from .reward_free import HFUCRLRFE, UCRLRFE, RandomExploration, UCRLRFEPlus  # noqa: E402  (Zhang, Zhang & Gu 2023)
+
+__all__ += ["HFUCRLRFE", "UCRLRFE", "UCRLRFEPlus", "RandomExploration"]

@@ -10,7 +10,8 @@ Usage (``make bench`` runs it in ``.venv-bench``, where the peers are installed)
 
 Benchmarks: ``ucbvi`` (UCBVI episodes/s vs rlberry-scool), ``bellman`` (one dense Bellman
 sweep vs NumPy, pymdptoolbox and the memory-bandwidth limit), ``memory`` (peak memory of a
-64-replicate run against the number of episodes), and one per paper (``stepmix``, ``nash_mp``, ``sqirl``:
+64-replicate run against the number of episodes), and one per paper (``stepmix``, ``nash_mp``, ``sqirl``,
+``reward_free``:
 self-contained modules that print their own tables). Speed targets live here and print as
 PASS/MISS; they are never asserted by the test suite. Progress goes to stderr, tables to stdout.
 The exit status is 0 unless a benchmark raised (``--strict``: also 1 when a target is missed).
@@ -30,6 +31,7 @@ import bench_bellman  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_ucbvi  # noqa: E402
 import nash_mp  # noqa: E402
+import reward_free  # noqa: E402
 import sqirl  # noqa: E402
 import stepmix  # noqa: E402
 import subpo  # noqa: E402
@@ -43,6 +45,7 @@ BENCHMARKS = {
     "nash_mp": paper_benchmark(nash_mp),
     "sqirl": paper_benchmark(sqirl),
     "subpo": paper_benchmark(subpo),
+    "reward_free": paper_benchmark(reward_free),
 }
 
 

@@ -27,3 +27,6 @@ __all__ = ["riverswim", "garnet", "chain", "gridworld", "from_gymnasium", "rando
 from .submodular import bandit_smdp, coverage_grid, random_bandit_smdp, tight_greedy_family, two_rooms  # noqa: E402
 
 __all__ += ["coverage_grid", "two_rooms", "bandit_smdp", "random_bandit_smdp", "tight_greedy_family"]
+from .linear_mixture import hard_instance, mixture_of_kernels, tabular_embedding  # noqa: E402
+
+__all__ += ["mixture_of_kernels", "tabular_embedding", "hard_instance"]

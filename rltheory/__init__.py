@@ -39,3 +39,6 @@ __all__ = [
 from .submodular import SubmodularMDP  # noqa: E402
 
 __all__ += ["SubmodularMDP"]
+from .models import LinearMixtureMDP  # noqa: E402
+
+__all__ += ["LinearMixtureMDP"]

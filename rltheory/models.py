@@ -497,3 +497,6 @@ class PreferenceGame:
 from .submodular import SubmodularMDP  # noqa: E402
 
 __all__ += ["SubmodularMDP"]
+from .linear_mixture import LinearMixtureMDP  # noqa: E402  (core module of its own; re-exported here)
+
+__all__ += ["LinearMixtureMDP"]

@@ -26,7 +26,7 @@ import pytest
 
 from rltheory.algorithm import ALGORITHMS
 from rltheory.errors import ValidationError
-from rltheory.models import FiniteHorizonMDP, PreferenceGame
+from rltheory.models import FiniteHorizonMDP, LinearMixtureMDP, PreferenceGame
 from rltheory.rng import replicate_seeds
 
 BUDGET = 24  # episodes (or iterations) per conformance run
@@ -81,7 +81,8 @@ def check_trace_shapes(algo, model):
         arr = trace[name]
         assert arr.shape[0] == REPLICATES, name
         if arr.ndim == 2:  # per-episode/iterate arrays, or per-replicate vectors over the model's n actions
-            assert arr.shape[1] in (BUDGET, BUDGET + 1, getattr(model, "n", None)), (name, arr.shape)
+            allowed = (BUDGET, BUDGET + 1, getattr(model, "n", None), len(trace.meta.get("checkpoints", ())))
+            assert arr.shape[1] in allowed, (name, arr.shape)
         if np.issubdtype(arr.dtype, np.floating):
             assert np.isfinite(arr).all(), f"{name} has non-finite entries"
     return trace
@@ -160,3 +161,10 @@ def _submodular_models():
 from rltheory.models import SubmodularMDP  # noqa: E402
 
 MODEL_FACTORIES[SubmodularMDP] = _submodular_models
+def _linear_mixture_models():
+    from rltheory.mdps import mixture_of_kernels
+
+    return [mixture_of_kernels(S=4, A=2, d=3, H=3, seed=1)]
+
+
+MODEL_FACTORIES[LinearMixtureMDP] = _linear_mixture_models
