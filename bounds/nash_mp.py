@@ -48,6 +48,13 @@ The constants below are therefore **reconstructed**:
   not the paper's statement (which links the approximation error to the remaining
   suboptimality, constants unknown).
 
+Arguments (keyword-capable, the paper's names): ``N`` preference queries (whole, ``>= 0``), ``t``
+iterations (``>= 0``), ``beta > 0`` the regularisation, ``eta > 0`` the step size (``0 < eta <= 2`` where a
+bound is derived for the admissible step only: :func:`extrapolation_kl_factor`, :func:`span_upper`,
+:func:`exploitability_upper`), ``kl0 = KL(pi* || pi_0) >= 0`` and ``span0 >= 0`` (KL values computed in
+floating point may be :data:`KL_ATOL` below 0), ``T`` Nash-MD iterations (whole, ``>= 0``). Bad input
+raises :class:`~rltheory.errors.InvalidParameterError` naming the argument.
+
 Baselines (as recalled; not checked against their texts): Nash-MD (Munos et al. 2024, Thm. 1)
 ``KL_T <= 8 / (beta^2 (T + 1))`` for ``eta_t = 2 / (beta (t + 2))``, from the one-step recursion
 ``KL_{t+1} <= (1 - eta_t beta) KL_t + 2 eta_t^2``; magnetic mirror descent (Sokota et al. 2023)
@@ -57,6 +64,9 @@ Baselines (as recalled; not checked against their texts): Nash-MD (Munos et al. 
 from __future__ import annotations
 
 import numpy as np
+
+from rltheory.errors import InvalidDataError
+from rltheory.validation import check_real, check_real_array
 
 __all__ = [
     "QUERIES_PER_ITERATION",
@@ -77,15 +87,29 @@ __all__ = [
 
 #: Queries (evaluations of ``P pi``) per Nash-MP iteration.
 QUERIES_PER_ITERATION = 2
+#: Float noise tolerated below 0 in KL divergences and spans passed in (computed values).
+KL_ATOL = 1e-12
 
 
-def _arr(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
+def _beta(beta):
+    return check_real_array(beta, "beta", low=0.0, low_open=True)
+
+
+def _eta(eta, admissible=False):
+    return check_real_array(eta, "eta", low=0.0, high=2.0 if admissible else None, low_open=True)
+
+
+def _nonneg(x, name):
+    return check_real_array(x, name, low=-KL_ATOL)
+
+
+def _count(x, name, integer=True):
+    return check_real_array(x, name, low=0.0, integer=integer)
 
 
 def contraction(beta, eta=2.0):
     """Per-iteration KL contraction factor ``1 / (1 + eta beta)`` of exact Nash-MP (``eta <= 2``)."""
-    return 1.0 / (1.0 + _arr(eta) * _arr(beta))
+    return 1.0 / (1.0 + _eta(eta) * _beta(beta))
 
 
 def rate_per_query(beta, eta=2.0):
@@ -95,18 +119,18 @@ def rate_per_query(beta, eta=2.0):
 
 def kl_upper_iterations(t, beta, kl0, eta=2.0):
     """``KL(pi* || pi_t) <= (1 + eta beta)^(-t) KL(pi* || pi_0)`` after ``t`` Nash-MP iterations."""
-    return _arr(kl0) * contraction(beta, eta) ** _arr(t)
+    return _nonneg(kl0, "kl0") * contraction(beta, eta) ** _count(t, "t", integer=False)
 
 
 def kl_upper(N, beta, kl0, eta=2.0):
     """KL rate after ``N`` queries: ``(1 + eta beta)^(-N/2) KL_0`` (the abstract's ``(1 + 2 beta)^(-N/2)``, eta = 2)."""
-    return kl_upper_iterations(_arr(N) / QUERIES_PER_ITERATION, beta, kl0, eta)
+    return kl_upper_iterations(_count(N, "N") / QUERIES_PER_ITERATION, beta, kl0, eta)
 
 
 def extrapolation_kl_factor(beta, eta=2.0):
     """``c_h = (1 + eta/2) / (1 + eta beta - eta/2)``, ``eta <= 2``: ``KL(pi* || pi_{t+1/2}) <= c_h KL(pi* || pi_t)``.
     """
-    beta, eta = _arr(beta), _arr(eta)
+    beta, eta = _beta(beta), _eta(eta, admissible=True)
     return (1.0 + eta / 2.0) / (1.0 + eta * beta - eta / 2.0)
 
 
@@ -115,16 +139,18 @@ def span_upper(N, beta, kl0, span0, eta=2.0):
 
     Derived from :func:`kl_upper` (module docstring); ``span0 = s_0`` is the initial span.
     """
-    t = _arr(N) / QUERIES_PER_ITERATION
+    t = _count(N, "N") / QUERIES_PER_ITERATION
     q = contraction(beta, eta)
     c_h = extrapolation_kl_factor(beta, eta)
-    return q ** t * _arr(span0) + _arr(eta) * np.sqrt(2.0 * c_h * _arr(kl0)) * (q ** (t / 2) - q ** t) / (q ** -0.5 - 1)
+    kl0 = np.maximum(_nonneg(kl0, "kl0"), 0.0)
+    span0 = _nonneg(span0, "span0")
+    return q ** t * span0 + _eta(eta) * np.sqrt(2.0 * c_h * kl0) * (q ** (t / 2) - q ** t) / (q ** -0.5 - 1)
 
 
 def exploitability_pointwise_upper(kl_forward, kl_reverse, beta):
     """``exploitability(pi) <= KL(pi* || pi) / (4 beta) + beta KL(pi || pi*)`` for every ``pi`` (module docstring)."""
-    beta = _arr(beta)
-    return _arr(kl_forward) / (4.0 * beta) + beta * _arr(kl_reverse)
+    beta = _beta(beta)
+    return _nonneg(kl_forward, "kl_forward") / (4.0 * beta) + beta * _nonneg(kl_reverse, "kl_reverse")
 
 
 def exploitability_upper(N, beta, kl0, span0, eta=2.0):
@@ -142,7 +168,16 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
     ``kl0`` ``(...)``, ``inexactness`` ``(..., T + 1)`` (the approximate run's array; entry 0
     unused). Returns ``(..., T + 1)``: a bound on ``KL(pi* || pi_t)`` of approximate Nash-MP.
     """
-    delta = _arr(inexactness)
+    delta = check_real_array(inexactness, "inexactness", error=InvalidDataError)
+    if delta.ndim < 1 or delta.shape[-1] < 1:
+        raise InvalidDataError("inexactness", f"must have a last axis of T + 1 >= 1 entries, got shape {delta.shape}",
+                               value=delta.shape)
+    kl0 = _nonneg(kl0, "kl0")
+    try:
+        kl0 = np.broadcast_to(kl0, delta.shape[:-1])
+    except ValueError:
+        raise InvalidDataError("kl0", f"must broadcast to inexactness.shape[:-1] = {delta.shape[:-1]}, got "
+                               f"{kl0.shape}", value=kl0.shape) from None
     q = contraction(beta, eta)
     out = np.empty_like(delta)
     out[..., 0] = kl0
@@ -153,12 +188,17 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
 
 def nash_md_kl_upper(T, beta):
     """Nash-MD with ``eta_t = 2 / (beta (t + 2))``: ``KL(pi* || pi_T) <= 8 / (beta^2 (T + 1))`` (recalled)."""
-    return 8.0 / (_arr(beta) ** 2 * (_arr(T) + 1.0))
+    return 8.0 / (_beta(beta) ** 2 * (_count(T, "T") + 1.0))
 
 
 def nash_md_recursion(kl0, beta, etas):
     """Unrolled ``b_{t+1} = (1 - eta_t beta) b_t + 2 eta_t^2``, ``b_0 = KL_0``: ``(T + 1,)`` for ``etas`` ``(T,)``."""
-    etas = _arr(etas)
+    etas = check_real_array(etas, "etas", low=0.0, low_open=True)
+    if etas.ndim != 1:
+        raise InvalidDataError("etas", f"must be 1-d (one step size per iteration), got shape {etas.shape}",
+                               value=etas.shape)
+    beta = check_real(beta, "beta", low=0.0, low_open=True)
+    kl0 = check_real(kl0, "kl0", low=-KL_ATOL)
     out = np.empty(etas.size + 1)
     out[0] = kl0
     for t, e in enumerate(etas):
@@ -168,4 +208,4 @@ def nash_md_recursion(kl0, beta, etas):
 
 def mmd_kl_upper(N, beta, kl0, eta):
     """Magnetic mirror descent (one query per step, ``eta <= 4 beta``): ``(1 + eta beta)^(-N) KL_0`` (recalled)."""
-    return _arr(kl0) * contraction(beta, eta) ** _arr(N)
+    return _nonneg(kl0, "kl0") * contraction(beta, eta) ** _count(N, "N")

@@ -24,6 +24,7 @@ __all__ = [
     "check_int",
     "check_real",
     "first_index",
+    "check_real_array",
 ]
 
 #: Tolerance on ``|sum(p) - 1|`` for a probability vector.
@@ -125,3 +126,52 @@ def check_real(x, name: str, *, low: float | None = None, high: float | None = N
         hi = "inf" if high is None else f"{high:g}"
         raise error(name, f"must lie in {lb}{lo}, {hi}{rb}, got {x!r}", value=x)
     return x
+
+
+def check_real_array(x, name: str, *, low: float | None = None, high: float | None = None,
+                     low_open: bool = False, high_open: bool = False, integer: bool = False,
+                     allow_inf: bool = False, error=InvalidParameterError) -> np.ndarray:
+    """``x``, a real or an array of reals, must lie in the given interval; returns it as float64 (0-d for a scalar).
+
+    For the vectorised functions (``bounds/``): entries must be real numbers (not bools, strings,
+    complex or objects), not NaN, finite unless ``allow_inf`` (then ``+inf`` passes the upper check),
+    whole numbers when ``integer``, and in ``[low, high]`` (ends open as asked). Errors name ``name``,
+    the first offending index (arrays) and its value.
+    """
+    if isinstance(x, str | bytes) or isinstance(x, bool | np.bool_):
+        raise error(name, f"must be a real number or an array of reals, got {x!r}", value=repr(x))
+    try:
+        arr = np.asarray(x)
+        if arr.dtype == object:  # Python ints beyond int64, or mixed objects
+            if not all(isinstance(v, Real) and not isinstance(v, bool) for v in arr.ravel()):
+                raise TypeError("not all entries are real numbers")
+            arr = arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise error(name, f"must be a real number or an array of reals ({exc})", value=type(x).__name__) from None
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise error(name, f"must be a real number or an array of reals, got dtype {arr.dtype}", value=str(arr.dtype))
+    f = arr.astype(np.float64)
+
+    def where(mask):
+        return first_index(mask) if f.ndim else None
+    bad = np.isnan(f) | (np.isneginf(f) if allow_inf else np.isinf(f))
+    if bad.any():
+        idx = where(bad)
+        v = float(f[idx] if idx is not None else f)
+        raise error(name, f"must be {'a number or +inf' if allow_inf else 'finite'}, got {v!r}", index=idx, value=v)
+    if integer:
+        frac = np.isfinite(f) & (f != np.floor(f))
+        if frac.any():
+            idx = where(frac)
+            v = float(f[idx] if idx is not None else f)
+            raise error(name, f"must be a whole number, got {v!r}", index=idx, value=v)
+    lo_bad = np.zeros(f.shape, bool) if low is None else (f <= low if low_open else f < low)
+    hi_bad = np.zeros(f.shape, bool) if high is None else (f >= high if high_open else f > high)
+    if (lo_bad | hi_bad).any():
+        idx = where(lo_bad | hi_bad)
+        v = float(f[idx] if idx is not None else f)
+        lb, rb = "(" if low_open or low is None else "[", ")" if high_open or high is None else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise error(name, f"must lie in {lb}{lo}, {hi}{rb}, got {v!r}", index=idx, value=v)
+    return f
