@@ -264,7 +264,13 @@ def load(path: str | os.PathLike, horizon: int | None = None, sticky: float = 0.
     BridgeFileError (an :class:`~rltheory.errors.InvalidDataError`) naming the file and the array;
     InvalidParameterError for a bad ``horizon``, ``sticky`` or ``normalize``.
     """
-    path = Path(path)
+    try:
+        path = Path(path)
+    except TypeError:
+        raise InvalidParameterError("path", f"must be a path to a BRIDGE .npz file, got {path!r}",
+                                    value=repr(path)) from None
+    if not path.is_file():  # before the horizon: a missing file is the problem, not its name
+        raise BridgeFileError(path, "path", "no such file", value=str(path))
     if horizon is None:
         horizon = horizon_from_name(path)
         if horizon is None:

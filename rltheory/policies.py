@@ -34,6 +34,9 @@ def validate_policy(policy, H: int, S: int, A: int, name: str = "policy") -> np.
         raise InvalidPolicyError(name, f"cannot be converted to an array ({exc})") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InvalidPolicyError(name, f"must be a numeric array, got dtype {arr.dtype}", value=str(arr.dtype))
+    if np.iscomplexobj(arr):
+        raise InvalidPolicyError(name, f"must be real (actions or probabilities), got dtype {arr.dtype}",
+                                 value=str(arr.dtype))
     integer = np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool
     stochastic_shape = arr.shape in ((S, A), (H, S, A))
     deterministic_shape = arr.shape in ((S,), (H, S))
@@ -49,12 +52,15 @@ def validate_policy(policy, H: int, S: int, A: int, name: str = "policy") -> np.
                 idx = first_index(nonint)
                 raise InvalidPolicyError(name, f"deterministic policy entries must be integer actions, got {f[idx]!r}",
                                          index=idx, value=float(f[idx]))
-        det = det.astype(np.int64)
+        # Range check before the cast to int64, which would wrap uint64 2**64 - 1 to -1 (and send huge
+        # floats to -2**63): the error reports the entry as given.
         bad = (det < 0) | (det >= A)
         if bad.any():
             idx = first_index(bad)
-            raise InvalidPolicyError(name, f"actions must lie in [0, {A}), got {int(det[idx])}",
-                                     index=idx, value=int(det[idx]))
+            v = det[idx].item()
+            v = int(v) if isinstance(v, int | bool) or float(v).is_integer() else v
+            raise InvalidPolicyError(name, f"actions must lie in [0, {A}), got {v}", index=idx, value=v)
+        det = det.astype(np.int64)
         if det.ndim == 1:
             det = np.broadcast_to(det, (H, S)).copy()
         return np.ascontiguousarray(det)

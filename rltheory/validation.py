@@ -25,6 +25,8 @@ __all__ = [
     "check_real",
     "first_index",
     "check_real_array",
+    "MAX_DENSE_BYTES",
+    "check_dense_allocation",
 ]
 
 #: Tolerance on ``|sum(p) - 1|`` for a probability vector.
@@ -175,3 +177,27 @@ def check_real_array(x, name: str, *, low: float | None = None, high: float | No
         hi = "inf" if high is None else f"{high:g}"
         raise error(name, f"must lie in {lb}{lo}, {hi}{rb}, got {v!r}", index=idx, value=v)
     return f
+
+
+#: Largest dense array (bytes) a constructor allocates before refusing up front (4 GiB): past it a
+#: model belongs in successor lists (``FiniteHorizonMDP.from_successors``), not a dense tensor.
+MAX_DENSE_BYTES = 4 * 2**30
+
+
+def check_dense_allocation(shape, name: str, *, what: str = "array", itemsize: int = 8,
+                           limit: int | None = None, error=InvalidParameterError) -> int:
+    """Refuse, before allocating, a dense array of ``shape`` over ``limit`` bytes (default :data:`MAX_DENSE_BYTES`).
+
+    ``name`` is the argument to blame (e.g. ``"S"``); the message gives the shape and the size.
+    Returns the size in bytes.
+    """
+    limit = MAX_DENSE_BYTES if limit is None else int(limit)
+    nbytes = int(itemsize)
+    for d in shape:
+        nbytes *= int(d)
+    if nbytes > limit:
+        dims = " x ".join(str(int(d)) for d in shape)
+        raise error(name, f"{what} would be a dense {dims} array of {nbytes / 1e9:.3g} GB, over the "
+                          f"{limit / 1e9:.3g} GB limit (MAX_DENSE_BYTES); use fewer states/steps or successor "
+                          "lists (FiniteHorizonMDP.from_successors)", value=nbytes)
+    return nbytes
