@@ -65,8 +65,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rltheory.errors import InvalidDataError
-from rltheory.validation import check_real, check_real_array
+from rltheory.errors import InvalidDataError, InvalidParameterError
+from rltheory.validation import check_broadcast, check_real, check_real_array
 
 __all__ = [
     "QUERIES_PER_ITERATION",
@@ -109,7 +109,9 @@ def _count(x, name, integer=True):
 
 def contraction(beta, eta=2.0):
     """Per-iteration KL contraction factor ``1 / (1 + eta beta)`` of exact Nash-MP (``eta <= 2``)."""
-    return 1.0 / (1.0 + _eta(eta) * _beta(beta))
+    eta, beta = _eta(eta), _beta(beta)
+    check_broadcast({"beta": beta, "eta": eta})
+    return 1.0 / (1.0 + eta * beta)
 
 
 def rate_per_query(beta, eta=2.0):
@@ -119,7 +121,9 @@ def rate_per_query(beta, eta=2.0):
 
 def kl_upper_iterations(t, beta, kl0, eta=2.0):
     """``KL(pi* || pi_t) <= (1 + eta beta)^(-t) KL(pi* || pi_0)`` after ``t`` Nash-MP iterations."""
-    return _nonneg(kl0, "kl0") * contraction(beta, eta) ** _count(t, "t", integer=False)
+    kl0, t, q = _nonneg(kl0, "kl0"), _count(t, "t", integer=False), contraction(beta, eta)
+    check_broadcast({"t": t, "beta/eta": q, "kl0": kl0})
+    return kl0 * q ** t
 
 
 def kl_upper(N, beta, kl0, eta=2.0):
@@ -131,6 +135,7 @@ def extrapolation_kl_factor(beta, eta=2.0):
     """``c_h = (1 + eta/2) / (1 + eta beta - eta/2)``, ``eta <= 2``: ``KL(pi* || pi_{t+1/2}) <= c_h KL(pi* || pi_t)``.
     """
     beta, eta = _beta(beta), _eta(eta, admissible=True)
+    check_broadcast({"beta": beta, "eta": eta})
     return (1.0 + eta / 2.0) / (1.0 + eta * beta - eta / 2.0)
 
 
@@ -144,13 +149,15 @@ def span_upper(N, beta, kl0, span0, eta=2.0):
     c_h = extrapolation_kl_factor(beta, eta)
     kl0 = np.maximum(_nonneg(kl0, "kl0"), 0.0)
     span0 = _nonneg(span0, "span0")
+    check_broadcast({"N": t, "beta/eta": q, "kl0": kl0, "span0": span0})
     return q ** t * span0 + _eta(eta) * np.sqrt(2.0 * c_h * kl0) * (q ** (t / 2) - q ** t) / (q ** -0.5 - 1)
 
 
 def exploitability_pointwise_upper(kl_forward, kl_reverse, beta):
     """``exploitability(pi) <= KL(pi* || pi) / (4 beta) + beta KL(pi || pi*)`` for every ``pi`` (module docstring)."""
-    beta = _beta(beta)
-    return _nonneg(kl_forward, "kl_forward") / (4.0 * beta) + beta * _nonneg(kl_reverse, "kl_reverse")
+    beta, kl_forward, kl_reverse = _beta(beta), _nonneg(kl_forward, "kl_forward"), _nonneg(kl_reverse, "kl_reverse")
+    check_broadcast({"kl_forward": kl_forward, "kl_reverse": kl_reverse, "beta": beta})
+    return kl_forward / (4.0 * beta) + beta * kl_reverse
 
 
 def exploitability_upper(N, beta, kl0, span0, eta=2.0):
@@ -179,6 +186,13 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
         raise InvalidDataError("kl0", f"must broadcast to inexactness.shape[:-1] = {delta.shape[:-1]}, got "
                                f"{kl0.shape}", value=kl0.shape) from None
     q = contraction(beta, eta)
+    try:
+        fits = np.broadcast_shapes(q.shape, delta.shape[:-1]) == delta.shape[:-1]
+    except ValueError:
+        fits = False
+    if not fits:
+        raise InvalidParameterError("beta", f"beta and eta (shape {q.shape}) must broadcast to inexactness.shape[:-1]"
+                                    f" = {delta.shape[:-1]}", value=q.shape)
     out = np.empty_like(delta)
     out[..., 0] = kl0
     for t in range(1, delta.shape[-1]):
@@ -188,7 +202,9 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
 
 def nash_md_kl_upper(T, beta):
     """Nash-MD with ``eta_t = 2 / (beta (t + 2))``: ``KL(pi* || pi_T) <= 8 / (beta^2 (T + 1))`` (recalled)."""
-    return 8.0 / (_beta(beta) ** 2 * (_count(T, "T") + 1.0))
+    beta, T = _beta(beta), _count(T, "T")
+    check_broadcast({"T": T, "beta": beta})
+    return 8.0 / (beta ** 2 * (T + 1.0))
 
 
 def nash_md_recursion(kl0, beta, etas):
@@ -208,4 +224,6 @@ def nash_md_recursion(kl0, beta, etas):
 
 def mmd_kl_upper(N, beta, kl0, eta):
     """Magnetic mirror descent (one query per step, ``eta <= 4 beta``): ``(1 + eta beta)^(-N) KL_0`` (recalled)."""
-    return _nonneg(kl0, "kl0") * contraction(beta, eta) ** _count(N, "N")
+    kl0, N, q = _nonneg(kl0, "kl0"), _count(N, "N"), contraction(beta, eta)
+    check_broadcast({"N": N, "beta/eta": q, "kl0": kl0})
+    return kl0 * q ** N

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rltheory.validation import check_real, check_real_array
+from rltheory.validation import check_broadcast, check_real, check_real_array
 
 __all__ = [
     "SQIRL_CONSTANT",
@@ -79,6 +79,7 @@ def effective_horizon_k(k, log_m, A):
     k = _whole(k, "k")
     log_m = check_real_array(log_m, "log_m", low=0.0, allow_inf=True)
     A = _whole(A, "A")
+    check_broadcast({"k": k, "log_m": log_m, "A": A})
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(A > 1, k + log_m / np.log(np.maximum(A, 2.0)), k + 0.0 * log_m)
 
@@ -94,6 +95,7 @@ def sqirl_steps(k, H_bar, A, T, epsilon, delta, D, constant: float = SQIRL_CONST
     H_bar = _horizon(H_bar, "H_bar")
     epsilon, delta = _eps_delta(epsilon, delta)
     constant = check_real(constant, "constant", low=0.0, low_open=True)
+    check_broadcast({"k": k, "H_bar": H_bar, "A": A, "T": T, "epsilon": epsilon, "delta": delta, "D": D})
     with np.errstate(over="ignore", invalid="ignore"):
         return constant * k * T ** 3 * np.power(A, H_bar) * D * np.log(1.0 / delta) / epsilon
 
@@ -111,6 +113,7 @@ def sqirl_episodes_per_timestep(k, H_bar, A, T, epsilon, delta, D, constant: flo
 def gorp_episodes(H_k, A, T):
     """First paper, Theorem 5.4 (via the authors' code): ``T A^{H_k}`` episodes (GORP succeeds w.p. >= 1/2)."""
     H_k, A, T = _horizon(H_k, "H_k"), _whole(A, "A"), _whole(T, "T")
+    check_broadcast({"H_k": H_k, "A": A, "T": T})
     with np.errstate(over="ignore"):
         return T * np.power(A, H_k)
 
@@ -135,4 +138,6 @@ def normalized_suboptimality(values, v_star: float, v_worst: float):
 def is_vacuous(H_bar, T) -> np.ndarray:
     """A bound exponential in ``Hbar`` says nothing beyond worst-case exponential-in-horizon ones when
     ``Hbar >= T`` (the simple bound defaults to ``T`` when no ``k < T`` works)."""
-    return _horizon(H_bar, "H_bar") >= _whole(T, "T")
+    H_bar, T = _horizon(H_bar, "H_bar"), _whole(T, "T")
+    check_broadcast({"H_bar": H_bar, "T": T})
+    return H_bar >= T

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rltheory.errors import InvalidDataError
-from rltheory.validation import check_int, check_real, check_real_array
+from rltheory.errors import InvalidDataError, InvalidParameterError
+from rltheory.validation import check_broadcast, check_int, check_real, check_real_array
 
 __all__ = [
     "UNKNOWN_C1",
@@ -57,7 +57,9 @@ LOWER_ORDER_POLY = "H^3 S^2 A"
 def _sizes(S, A, H, K, delta):
     """Validated float arrays of ``S, A, H, K`` (whole numbers >= 1) and ``delta`` in ``(0, 1)``."""
     out = [check_real_array(v, n, low=1, integer=True) for v, n in ((S, "S"), (A, "A"), (H, "H"), (K, "K"))]
-    return (*out, check_real_array(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True))
+    out.append(check_real_array(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True))
+    check_broadcast(dict(zip(("S", "A", "H", "K", "delta"), out, strict=True)))
+    return tuple(out)
 
 
 def _baseline(alpha, v_b, gap):
@@ -102,6 +104,7 @@ def regret_upper(S, A, H, K, delta, *, alpha=None, v_b=None, gap=None, c1: float
     out = c1 * leading_term(S, A, H, K, delta)
     if alpha is not None and v_b is not None and gap is not None:
         alpha, v_b, gap = _baseline(alpha, v_b, gap)
+        check_broadcast({"S, A, H, K, delta": out, "alpha": alpha, "v_b": v_b, "gap": gap})
         ab = alpha * v_b
         with np.errstate(over="ignore"):
             out = out + c2 * H ** 3 * S ** 2 * A * log_term(S, A, H, K, delta) * gap / (ab * (ab + gap))
@@ -113,6 +116,7 @@ def regret_safe_cap(K, gap: float, alpha: float, v_b: float):
     (per-episode regret ``V* - V^{pi_k} <= V* - (1 - alpha) V^b``). Array over ``K``."""
     K = check_real_array(K, "K", low=0, integer=True)
     alpha, v_b, gap = _baseline(alpha, v_b, gap)
+    check_broadcast({"K": K, "gap": gap, "alpha": alpha, "v_b": v_b})
     return K * (gap + alpha * v_b)
 
 
@@ -125,6 +129,9 @@ def fit_leading_constant(K, regret, S, A, H, delta, *, start: float = 0.5) -> fl
     K = check_real_array(K, "K", low=1, integer=True)
     y = check_real_array(regret, "regret", error=InvalidDataError)
     start = check_real(start, "start", low=0.0, high=1.0)
+    for v, n in ((S, "S"), (A, "A"), (H, "H"), (delta, "delta")):
+        if np.ndim(v) != 0:
+            raise InvalidParameterError(n, f"must be a scalar here, got shape {np.shape(v)}", value=np.shape(v))
     if K.shape != y.shape or K.ndim != 1 or K.size < 2:
         raise InvalidDataError("regret", f"must be 1-d with the shape of K {K.shape}, got {y.shape}", value=y.shape)
     keep = K >= start * K.max()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from rltheory.errors import InvalidParameterError
-from rltheory.validation import check_int, check_real, check_real_array
+from rltheory.validation import check_broadcast, check_int, check_real, check_real_array
 
 __all__ = [
     "regret_upper_hoeffding",
@@ -40,11 +40,15 @@ __all__ = [
 LOWER_BOUND_CONSTANT = 1.0 / (48.0 * np.sqrt(6.0))
 
 
-def _sizes(S, A, H, K, delta=None):
-    """Validated float arrays of ``S, A, H, K`` (whole numbers >= 1) and ``delta`` in ``(0, 1)``."""
+_NO_DELTA = object()
+
+
+def _sizes(S, A, H, K, delta=_NO_DELTA):
+    """Validated float arrays of ``S, A, H, K`` (whole numbers >= 1) and ``delta`` in ``(0, 1)`` (when given)."""
     out = [check_real_array(v, n, low=1, integer=True) for v, n in ((S, "S"), (A, "A"), (H, "H"), (K, "K"))]
-    if delta is not None:
+    if delta is not _NO_DELTA:
         out.append(check_real_array(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True))
+    check_broadcast(dict(zip(("S", "A", "H", "K", "delta"), out, strict=False)))
     return out
 
 

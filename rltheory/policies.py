@@ -57,8 +57,7 @@ def validate_policy(policy, H: int, S: int, A: int, name: str = "policy") -> np.
         bad = (det < 0) | (det >= A)
         if bad.any():
             idx = first_index(bad)
-            v = det[idx].item()
-            v = int(v) if isinstance(v, int | bool) or float(v).is_integer() else v
+            v = det[idx].item()  # a Python int for integer dtypes, a float for float ones
             raise InvalidPolicyError(name, f"actions must lie in [0, {A}), got {v}", index=idx, value=v)
         det = det.astype(np.int64)
         if det.ndim == 1:

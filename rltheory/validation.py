@@ -27,6 +27,7 @@ __all__ = [
     "check_real_array",
     "MAX_DENSE_BYTES",
     "check_dense_allocation",
+    "check_broadcast",
 ]
 
 #: Tolerance on ``|sum(p) - 1|`` for a probability vector.
@@ -42,8 +43,10 @@ def first_index(mask: np.ndarray) -> tuple[int, ...]:
 def as_float_array(x, name: str, *, error: type[ValidationError]) -> np.ndarray:
     """Convert ``x`` to a float64 array, or raise ``error`` naming ``name``."""
     try:
+        if np.iscomplexobj(x):  # NumPy would drop the imaginary part with only a warning
+            raise TypeError(f"complex values ({np.asarray(x).dtype})")
         arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise error(name, f"cannot be converted to a float array ({exc})", value=type(x).__name__) from None
     return arr
 
@@ -201,3 +204,19 @@ def check_dense_allocation(shape, name: str, *, what: str = "array", itemsize: i
                           f"{limit / 1e9:.3g} GB limit (MAX_DENSE_BYTES); use fewer states/steps or successor "
                           "lists (FiniteHorizonMDP.from_successors)", value=nbytes)
     return nbytes
+
+
+def check_broadcast(arrays: dict, *, error=InvalidParameterError) -> tuple[int, ...]:
+    """The arrays ``{name: array}`` must broadcast together (NumPy rules); returns the common shape.
+
+    The error names the first argument whose shape does not broadcast with those before it.
+    """
+    shape: tuple[int, ...] = ()
+    for name, a in arrays.items():
+        try:
+            shape = np.broadcast_shapes(shape, np.shape(a))
+        except ValueError:
+            shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in arrays.items())
+            raise error(name, f"shape {np.shape(a)} does not broadcast with the other arguments ({shapes})",
+                        value=np.shape(a)) from None
+    return shape

@@ -332,3 +332,21 @@ def test_kl_float_noise_below_zero_is_accepted():
     """KL values computed in floating point may be a hair below 0 (``KL_ATOL``); the bounds take them."""
     assert nmp.kl_upper(2, 0.5, -1e-15) <= 0.0
     close(nmp.span_upper(4, 0.5, -1e-15, 2.0), 0.5)
+
+
+def test_shapes_that_do_not_broadcast_are_named():
+    with pytest.raises(InvalidParameterError) as e:
+        ub.regret_upper_hoeffding(2, [1, 2], 4, [1, 2, 3], 0.1)
+    assert e.value.argument == "K"
+    with pytest.raises(InvalidParameterError) as e:
+        nmp.contraction([0.1, 0.2], [1.0, 2.0, 3.0])
+    assert e.value.argument == "eta"
+    with pytest.raises(InvalidParameterError) as e:
+        sq.is_vacuous([1.0, 2.0], [3, 4, 5])
+    assert e.value.argument == "T"
+    with pytest.raises(InvalidParameterError) as e:
+        sm.regret_safe_cap([1, 2], [0.1, 0.2, 0.3], 0.1, 1.0)
+    assert e.value.argument == "gap"
+    with pytest.raises(InvalidParameterError) as e:
+        ub.regret_upper_bernstein(2, 3, 4, 10, None)
+    assert e.value.argument == "delta"
