@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidPolicyError
-from .validation import check_distribution, first_index
+from .validation import check_distribution, check_int, first_index
 
 __all__ = ["validate_policy", "to_stochastic", "uniform_policy"]
 
@@ -28,6 +28,9 @@ def validate_policy(policy, H: int, S: int, A: int, name: str = "policy") -> np.
     InvalidPolicyError
         Naming ``name``, the first offending index and value.
     """
+    H = check_int(H, "H", low=1, error=InvalidPolicyError)
+    S = check_int(S, "S", low=1, error=InvalidPolicyError)
+    A = check_int(A, "A", low=1, error=InvalidPolicyError)
     try:
         arr = np.asarray(policy)
     except Exception as exc:  # pragma: no cover - exotic inputs
