@@ -38,7 +38,7 @@ from rltheory.policies import validate_policy
 from strategies import discounted_mdps, finite_horizon_mdps
 
 #: Calls per entry point (a few hundred; the whole file stays near a minute on 2 cores).
-FUZZ_EXAMPLES = int(os.environ.get("RLTHEORY_FUZZ_EXAMPLES", "150"))
+FUZZ_EXAMPLES = int(os.environ.get("RLTHEORY_FUZZ_EXAMPLES", "200"))
 
 # ------------------------------------------------------------------------------------------ garbage
 
