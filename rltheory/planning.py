@@ -180,7 +180,7 @@ def value_iteration(mdp: DiscountedMDP, *, tol: float = 1e-10, max_iter: int | N
     max_iter : int, optional
         Defaults to the number of sweeps the contraction needs from ``V0 = 0``:
         ``ceil(log(tol (1 - gamma) / 2) / log(gamma)) + 2`` (at least 1); exceeding it raises ``RuntimeError``.
-        When that default exceeds :data:`MAX_DEFAULT_SWEEPS` (``gamma`` within about ``1e-5`` of 1 at the
+        When that default exceeds :data:`MAX_DEFAULT_SWEEPS` (``gamma`` within about ``3.5e-5`` of 1 at the
         default ``tol``) an :class:`~rltheory.errors.InvalidParameterError` naming ``gamma`` is raised before
         any sweep: pass ``max_iter`` explicitly (value iteration often stops far earlier than the a-priori
         bound) or use :func:`evaluate_discounted` / :mod:`rltheory.planning_lp`.

@@ -4,7 +4,8 @@ logarithms and square roots were evaluated separately, never by calling the libr
 of every argument.
 
 A mutation of any constant (Theorem 1's 20 -> 2, Theorem 2's 30 -> 3, SQIRL's T^3 -> T^2, ...) changes at
-least one pinned value by far more than the relative tolerance ``REL`` and fails here.
+least one pinned value by far more than the relative tolerance ``REL`` and fails here: ``python
+tests/mutate_bounds.py`` applies 34 such mutants one at a time and reports each killed.
 """
 
 from __future__ import annotations
