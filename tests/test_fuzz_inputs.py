@@ -303,3 +303,11 @@ def test_reported_leaks_now_raise_named_errors(thunk, error, argument, text):
         thunk()
     assert e.value.argument == argument
     assert text in str(e.value)
+
+
+def test_value_iteration_cap_is_only_on_the_default():
+    """An explicit ``max_iter`` overrides the up-front refusal (here one sweep suffices: zero rewards)."""
+    mdp = DiscountedMDP(np.ones((1, 1, 1)), np.zeros((1, 1)), np.ones(1), 1 - 1e-12)
+    assert planning.value_iteration(mdp, max_iter=10).iterations == 1
+    assert planning.value_iteration(DiscountedMDP(np.ones((1, 1, 1)), np.ones((1, 1)), np.ones(1), 0.99)).value \
+        == pytest.approx(100.0, abs=1e-8)
