@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from rltheory.errors import InvalidParameterError
-from rltheory.validation import check_real
+from rltheory.validation import as_float_array, check_real
 
 __all__ = ["TabularMean", "LinearLeastSquares", "ORACLE_TABULAR", "ORACLE_LINEAR", "as_oracle"]
 
@@ -86,7 +86,7 @@ class LinearLeastSquares:
     kind = ORACLE_LINEAR
 
     def __init__(self, features, ridge: float = 1e-6):
-        phi = np.asarray(features, dtype=np.float64)
+        phi = as_float_array(features, "features", error=InvalidParameterError)
         if phi.ndim not in (3, 4) or phi.shape[-1] < 1:
             raise InvalidParameterError("features", f"must have shape (S, A, d) or (H, S, A, d), got {phi.shape}",
                                         value=phi.shape)

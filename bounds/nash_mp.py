@@ -48,6 +48,13 @@ The constants below are therefore **reconstructed**:
   not the paper's statement (which links the approximation error to the remaining
   suboptimality, constants unknown).
 
+Arguments (keyword-capable, the paper's names): ``N`` preference queries (whole, ``>= 0``), ``t``
+iterations (``>= 0``), ``beta > 0`` the regularisation, ``eta > 0`` the step size (``0 < eta <= 2`` where a
+bound is derived for the admissible step only: :func:`extrapolation_kl_factor`, :func:`span_upper`,
+:func:`exploitability_upper`), ``kl0 = KL(pi* || pi_0) >= 0`` and ``span0 >= 0`` (KL values computed in
+floating point may be :data:`KL_ATOL` below 0), ``T`` Nash-MD iterations (whole, ``>= 0``). Bad input
+raises :class:`~rltheory.errors.InvalidParameterError` naming the argument.
+
 Baselines (as recalled; not checked against their texts): Nash-MD (Munos et al. 2024, Thm. 1)
 ``KL_T <= 8 / (beta^2 (T + 1))`` for ``eta_t = 2 / (beta (t + 2))``, from the one-step recursion
 ``KL_{t+1} <= (1 - eta_t beta) KL_t + 2 eta_t^2``; magnetic mirror descent (Sokota et al. 2023)
@@ -58,8 +65,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rltheory.errors import InvalidParameterError
-from rltheory.validation import as_float_array
+from rltheory.errors import InvalidDataError, InvalidParameterError
+from rltheory.validation import check_broadcast, check_real, check_real_array
 
 __all__ = [
     "QUERIES_PER_ITERATION",
@@ -80,72 +87,55 @@ __all__ = [
 
 #: Queries (evaluations of ``P pi``) per Nash-MP iteration.
 QUERIES_PER_ITERATION = 2
+#: Float noise tolerated below 0 in KL divergences and spans passed in (computed values).
+KL_ATOL = 1e-12
 
 
-#: Largest step for which the Nash-MP bounds hold (``1 / L``, ``L = 1/2``; :mod:`rltheory.algorithms.nash_mp`).
-MAX_STEP = 2.0
+def _beta(beta):
+    return check_real_array(beta, "beta", low=0.0, low_open=True)
 
 
-def _arr(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
+def _eta(eta, admissible=False):
+    return check_real_array(eta, "eta", low=0.0, high=2.0 if admissible else None, low_open=True)
 
 
-def _check(x, name: str, *, low: float = 0.0, low_open: bool = False, high: float = np.inf,
-           allow_inf: bool = False) -> np.ndarray:
-    """``x`` as a float array whose entries lie in ``[low, high]`` (``(low, high]`` if ``low_open``), no NaN."""
-    a = as_float_array(x, name, error=InvalidParameterError)
-    ok = ~np.isnan(a) & (a > low if low_open else a >= low) & (a <= high)
-    if not allow_inf:
-        ok &= np.isfinite(a)
-    if not ok.all():
-        idx = tuple(int(i) for i in np.argwhere(~np.atleast_1d(ok))[0]) if a.ndim else None
-        value = float(a[idx]) if idx is not None else float(a)
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-        raise InvalidParameterError(name, f"must lie in {interval}, got {value!r}", index=idx, value=value)
-    return a
+def _nonneg(x, name):
+    return check_real_array(x, name, low=-KL_ATOL)
 
 
-#: A KL or span computed in floating point can come out a few ulps below 0: accepted (and read as 0) down to this.
-_ROUNDING = -1e-12
-
-
-def _nonneg_measure(x, name: str) -> np.ndarray:
-    """A KL divergence or span: ``>= 0`` up to rounding (``>= -1e-12``, clipped to 0)."""
-    return np.maximum(_check(x, name, low=_ROUNDING), 0.0)
-
-
-def _beta(beta) -> np.ndarray:
-    return _check(beta, "beta", low_open=True)
-
-
-def _eta(eta, high: float = MAX_STEP) -> np.ndarray:
-    return _check(eta, "eta", low_open=True, high=high)
+def _count(x, name, integer=True):
+    return check_real_array(x, name, low=0.0, integer=integer)
 
 
 def contraction(beta, eta=2.0):
     """Per-iteration KL contraction factor ``1 / (1 + eta beta)`` of exact Nash-MP (``eta <= 2``)."""
-    return 1.0 / (1.0 + _eta(eta, np.inf) * _beta(beta))
+    eta, beta = _eta(eta), _beta(beta)
+    check_broadcast({"beta": beta, "eta": eta})
+    return 1.0 / (1.0 + eta * beta)
 
 
 def rate_per_query(beta, eta=2.0):
     """Per-query factor ``(1 + eta beta)^(-1/2)`` (``(1 + 2 beta)^(-1/2)`` at ``eta = 2``)."""
-    return contraction(beta, _eta(eta)) ** 0.5
+    return contraction(beta, eta) ** 0.5
 
 
 def kl_upper_iterations(t, beta, kl0, eta=2.0):
     """``KL(pi* || pi_t) <= (1 + eta beta)^(-t) KL(pi* || pi_0)`` after ``t`` Nash-MP iterations."""
-    return _nonneg_measure(kl0, "kl0") * contraction(beta, _eta(eta)) ** _check(t, "t", allow_inf=True)
+    kl0, t, q = _nonneg(kl0, "kl0"), _count(t, "t", integer=False), contraction(beta, eta)
+    check_broadcast({"t": t, "beta/eta": q, "kl0": kl0})
+    return kl0 * q ** t
 
 
 def kl_upper(N, beta, kl0, eta=2.0):
     """KL rate after ``N`` queries: ``(1 + eta beta)^(-N/2) KL_0`` (the abstract's ``(1 + 2 beta)^(-N/2)``, eta = 2)."""
-    return kl_upper_iterations(_check(N, "N", allow_inf=True) / QUERIES_PER_ITERATION, beta, kl0, eta)
+    return kl_upper_iterations(_count(N, "N") / QUERIES_PER_ITERATION, beta, kl0, eta)
 
 
 def extrapolation_kl_factor(beta, eta=2.0):
     """``c_h = (1 + eta/2) / (1 + eta beta - eta/2)``, ``eta <= 2``: ``KL(pi* || pi_{t+1/2}) <= c_h KL(pi* || pi_t)``.
     """
-    beta, eta = _beta(beta), _eta(eta)
+    beta, eta = _beta(beta), _eta(eta, admissible=True)
+    check_broadcast({"beta": beta, "eta": eta})
     return (1.0 + eta / 2.0) / (1.0 + eta * beta - eta / 2.0)
 
 
@@ -154,17 +144,20 @@ def span_upper(N, beta, kl0, span0, eta=2.0):
 
     Derived from :func:`kl_upper` (module docstring); ``span0 = s_0`` is the initial span.
     """
-    t = _check(N, "N", allow_inf=True) / QUERIES_PER_ITERATION
+    t = _count(N, "N") / QUERIES_PER_ITERATION
     q = contraction(beta, eta)
     c_h = extrapolation_kl_factor(beta, eta)
-    kl0, span0 = _nonneg_measure(kl0, "kl0"), _nonneg_measure(span0, "span0")
-    return q ** t * span0 + _arr(eta) * np.sqrt(2.0 * c_h * kl0) * (q ** (t / 2) - q ** t) / (q ** -0.5 - 1)
+    kl0 = np.maximum(_nonneg(kl0, "kl0"), 0.0)
+    span0 = _nonneg(span0, "span0")
+    check_broadcast({"N": t, "beta/eta": q, "kl0": kl0, "span0": span0})
+    return q ** t * span0 + _eta(eta) * np.sqrt(2.0 * c_h * kl0) * (q ** (t / 2) - q ** t) / (q ** -0.5 - 1)
 
 
 def exploitability_pointwise_upper(kl_forward, kl_reverse, beta):
     """``exploitability(pi) <= KL(pi* || pi) / (4 beta) + beta KL(pi || pi*)`` for every ``pi`` (module docstring)."""
-    beta = _beta(beta)
-    return _nonneg_measure(kl_forward, "kl_forward") / (4.0 * beta) + beta * _nonneg_measure(kl_reverse, "kl_reverse")
+    beta, kl_forward, kl_reverse = _beta(beta), _nonneg(kl_forward, "kl_forward"), _nonneg(kl_reverse, "kl_reverse")
+    check_broadcast({"kl_forward": kl_forward, "kl_reverse": kl_reverse, "beta": beta})
+    return kl_forward / (4.0 * beta) + beta * kl_reverse
 
 
 def exploitability_upper(N, beta, kl0, span0, eta=2.0):
@@ -182,9 +175,24 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
     ``kl0`` ``(...)``, ``inexactness`` ``(..., T + 1)`` (the approximate run's array; entry 0
     unused). Returns ``(..., T + 1)``: a bound on ``KL(pi* || pi_t)`` of approximate Nash-MP.
     """
-    delta = _check(inexactness, "inexactness", low=-np.inf)
-    kl0 = _nonneg_measure(kl0, "kl0")
-    q = contraction(beta, _eta(eta))
+    delta = check_real_array(inexactness, "inexactness", error=InvalidDataError)
+    if delta.ndim < 1 or delta.shape[-1] < 1:
+        raise InvalidDataError("inexactness", f"must have a last axis of T + 1 >= 1 entries, got shape {delta.shape}",
+                               value=delta.shape)
+    kl0 = _nonneg(kl0, "kl0")
+    try:
+        kl0 = np.broadcast_to(kl0, delta.shape[:-1])
+    except ValueError:
+        raise InvalidDataError("kl0", f"must broadcast to inexactness.shape[:-1] = {delta.shape[:-1]}, got "
+                               f"{kl0.shape}", value=kl0.shape) from None
+    q = contraction(beta, eta)
+    try:
+        fits = np.broadcast_shapes(q.shape, delta.shape[:-1]) == delta.shape[:-1]
+    except ValueError:
+        fits = False
+    if not fits:
+        raise InvalidParameterError("beta", f"beta and eta (shape {q.shape}) must broadcast to inexactness.shape[:-1]"
+                                    f" = {delta.shape[:-1]}", value=q.shape)
     out = np.empty_like(delta)
     out[..., 0] = kl0
     for t in range(1, delta.shape[-1]):
@@ -194,18 +202,21 @@ def kl_upper_inexact(kl0, beta, eta, inexactness):
 
 def nash_md_kl_upper(T, beta):
     """Nash-MD with ``eta_t = 2 / (beta (t + 2))``: ``KL(pi* || pi_T) <= 8 / (beta^2 (T + 1))`` (recalled)."""
-    return 8.0 / (_beta(beta) ** 2 * (_check(T, "T", allow_inf=True) + 1.0))
+    beta, T = _beta(beta), _count(T, "T")
+    check_broadcast({"T": T, "beta": beta})
+    return 8.0 / (beta ** 2 * (T + 1.0))
 
 
 def nash_md_recursion(kl0, beta, etas):
     """Unrolled ``b_{t+1} = (1 - eta_t beta) b_t + 2 eta_t^2``, ``b_0 = KL_0``: ``(T + 1,)`` for ``etas`` ``(T,)``."""
-    etas = _check(etas, "etas", low_open=True)
+    etas = check_real_array(etas, "etas", low=0.0, low_open=True)
     if etas.ndim != 1:
-        raise InvalidParameterError("etas", f"must be 1-d (one step per iteration), got shape {etas.shape}",
-                                    value=etas.shape)
-    beta = float(_check(beta, "beta", low_open=True))
+        raise InvalidDataError("etas", f"must be 1-d (one step size per iteration), got shape {etas.shape}",
+                               value=etas.shape)
+    beta = check_real(beta, "beta", low=0.0, low_open=True)
+    kl0 = check_real(kl0, "kl0", low=-KL_ATOL)
     out = np.empty(etas.size + 1)
-    out[0] = float(_nonneg_measure(kl0, "kl0"))
+    out[0] = kl0
     for t, e in enumerate(etas):
         out[t + 1] = (1.0 - e * beta) * out[t] + 2.0 * e * e
     return out
@@ -213,4 +224,6 @@ def nash_md_recursion(kl0, beta, etas):
 
 def mmd_kl_upper(N, beta, kl0, eta):
     """Magnetic mirror descent (one query per step, ``eta <= 4 beta``): ``(1 + eta beta)^(-N) KL_0`` (recalled)."""
-    return _nonneg_measure(kl0, "kl0") * contraction(beta, eta) ** _check(N, "N", allow_inf=True)
+    kl0, N, q = _nonneg(kl0, "kl0"), _count(N, "N"), contraction(beta, eta)
+    check_broadcast({"N": N, "beta/eta": q, "kl0": kl0})
+    return kl0 * q ** N

@@ -23,6 +23,13 @@ Provenance. Neither paper's body could be retrieved for this library.
   same per-state count ``m_k`` (``~ var / gap^2``, i.e. ``1 / Delta_k^2`` up to logarithms, the form the
   reviews describe), from :func:`rltheory.algorithms.effective_horizon_analysis.analyze`.
 
+Arguments use the papers' names and may be passed by keyword: ``k`` the planning depth (``k >= 1``),
+``H_bar`` / ``H_k`` the (stochastic) effective horizon for that ``k`` (``>= 0``; ``+inf`` -- "no ``k``
+works" -- gives an infinite bound), ``A`` actions, ``T`` the **horizon** (steps per episode: the papers
+write ``T`` for what the UCBVI module calls ``H``), ``epsilon > 0``, ``delta`` in ``(0, 1)``, ``D >= 1``
+the pseudo-dimension. Anything else (NaN, negative, strings, ...) raises
+:class:`~rltheory.errors.InvalidParameterError` naming the argument.
+
 Units. ``epsilon`` is measured on returns normalised to ``[0, 1]``; the figures use the span of
 achievable expected returns, ``(V* - V^pi) / (V* - V^worst) <= epsilon`` (exact for deterministic MDPs,
 where ``V*`` and ``V^worst`` are the largest and smallest returns), see :func:`normalized_suboptimality`.
@@ -32,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rltheory.errors import InvalidParameterError
+from rltheory.validation import check_broadcast, check_real, check_real_array
 
 __all__ = [
     "SQIRL_CONSTANT",
@@ -50,67 +57,87 @@ __all__ = [
 SQIRL_CONSTANT = 1.0
 
 
-def _pos(x, name):
-    x = np.asarray(x, dtype=np.float64)
-    if np.any(~(x > 0)):
-        raise InvalidParameterError(name, f"must be > 0, got {x!r}", value=x.tolist() if x.ndim else float(x))
-    return x
+def _whole(x, name):
+    return check_real_array(x, name, low=1, integer=True)
+
+
+def _horizon(x, name):
+    return check_real_array(x, name, low=0.0, allow_inf=True)
+
+
+def _eps_delta(epsilon, delta):
+    epsilon = check_real_array(epsilon, "epsilon", low=0.0, low_open=True)
+    delta = check_real_array(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
+    return epsilon, delta
 
 
 def effective_horizon_k(k, log_m, A):
-    """``H_k = k + log_A m_k`` from ``ln m_k`` (``= k`` when ``m_k = 1`` or ``A = 1``). Vectorised."""
-    k = np.asarray(k, dtype=np.float64)
-    log_m = np.asarray(log_m, dtype=np.float64)
-    if A <= 1:
-        return k + 0.0 * log_m
-    return k + log_m / np.log(A)
+    """``H_k = k + log_A m_k`` from ``ln m_k`` (``= k`` when ``m_k = 1`` or ``A = 1``). Vectorised.
+
+    ``k`` whole ``>= 1``, ``log_m = ln m_k >= 0`` (``m_k >= 1``), ``A`` whole ``>= 1``.
+    """
+    k = _whole(k, "k")
+    log_m = check_real_array(log_m, "log_m", low=0.0, allow_inf=True)
+    A = _whole(A, "A")
+    check_broadcast({"k": k, "log_m": log_m, "A": A})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(A > 1, k + log_m / np.log(np.maximum(A, 2.0)), k + 0.0 * log_m)
 
 
 def sqirl_steps(k, H_bar, A, T, epsilon, delta, D, constant: float = SQIRL_CONSTANT):
     """Theorem 3.6 (constant reconstructed): ``C k T^3 A^{Hbar_k} D ln(1/delta) / epsilon`` steps.
 
-    Vectorised over every argument; ``H_bar`` is ``Hbar_k`` for the same ``k``; ``D`` the oracle's
-    pseudo-dimension per timestep (``S A`` for the tabular oracle). Returned in floating point (``inf``
-    beyond float range).
+    Vectorised over every argument; ``H_bar`` is ``Hbar_k`` for the same ``k``; ``T`` the horizon;
+    ``D`` the oracle's pseudo-dimension per timestep (``S A`` for the tabular oracle). Returned in
+    floating point (``inf`` beyond float range).
     """
-    epsilon = _pos(epsilon, "epsilon")
-    delta = np.asarray(delta, dtype=np.float64)
-    if np.any((delta <= 0) | (delta >= 1)):
-        raise InvalidParameterError("delta", f"must lie in (0, 1), got {delta!r}", value=delta.tolist())
-    with np.errstate(over="ignore"):
-        return (constant * np.asarray(k, float) * np.asarray(T, float) ** 3 * np.power(float(A), H_bar)
-                * np.asarray(D, float) * np.log(1.0 / delta) / epsilon)
+    k, A, T, D = _whole(k, "k"), _whole(A, "A"), _whole(T, "T"), _whole(D, "D")
+    H_bar = _horizon(H_bar, "H_bar")
+    epsilon, delta = _eps_delta(epsilon, delta)
+    constant = check_real(constant, "constant", low=0.0, low_open=True)
+    check_broadcast({"k": k, "H_bar": H_bar, "A": A, "T": T, "epsilon": epsilon, "delta": delta, "D": D})
+    with np.errstate(over="ignore", invalid="ignore"):
+        return constant * k * T ** 3 * np.power(A, H_bar) * D * np.log(1.0 / delta) / epsilon
 
 
 def sqirl_episodes(k, H_bar, A, T, epsilon, delta, D, constant: float = SQIRL_CONSTANT):
     """:func:`sqirl_steps` divided by ``T`` (every episode has ``T`` steps)."""
-    return sqirl_steps(k, H_bar, A, T, epsilon, delta, D, constant) / np.asarray(T, float)
+    return sqirl_steps(k, H_bar, A, T, epsilon, delta, D, constant) / _whole(T, "T")
 
 
 def sqirl_episodes_per_timestep(k, H_bar, A, T, epsilon, delta, D, constant: float = SQIRL_CONSTANT):
     """The ``m = ceil(episodes / T)`` that spends :func:`sqirl_episodes` in one pass of ``T`` rounds."""
-    return np.ceil(sqirl_episodes(k, H_bar, A, T, epsilon, delta, D, constant) / np.asarray(T, float))
+    return np.ceil(sqirl_episodes(k, H_bar, A, T, epsilon, delta, D, constant) / _whole(T, "T"))
 
 
 def gorp_episodes(H_k, A, T):
     """First paper, Theorem 5.4 (via the authors' code): ``T A^{H_k}`` episodes (GORP succeeds w.p. >= 1/2)."""
+    H_k, A, T = _horizon(H_k, "H_k"), _whole(A, "A"), _whole(T, "T")
+    check_broadcast({"H_k": H_k, "A": A, "T": T})
     with np.errstate(over="ignore"):
-        return np.asarray(T, float) * np.power(float(A), np.asarray(H_k, float))
+        return T * np.power(A, H_k)
 
 
 def gorp_steps(H_k, A, T):
     """``T^2 A^{H_k}`` steps."""
-    return np.asarray(T, float) * gorp_episodes(H_k, A, T)
+    return _whole(T, "T") * gorp_episodes(H_k, A, T)
 
 
 def normalized_suboptimality(values, v_star: float, v_worst: float):
-    """``(V* - V^pi) / (V* - V^worst)`` (0 when every policy is optimal). Vectorised over ``values``."""
-    span = float(v_star) - float(v_worst)
-    sub = float(v_star) - np.asarray(values, dtype=np.float64)
+    """``(V* - V^pi) / (V* - V^worst)`` (0 when every policy is optimal). Vectorised over ``values``.
+
+    ``v_star >= v_worst`` finite reals; ``values`` finite.
+    """
+    v_star = check_real(v_star, "v_star")
+    v_worst = check_real(v_worst, "v_worst", high=v_star)
+    span = v_star - v_worst
+    sub = v_star - check_real_array(values, "values")
     return sub / span if span > 0 else np.zeros_like(sub)
 
 
 def is_vacuous(H_bar, T) -> np.ndarray:
     """A bound exponential in ``Hbar`` says nothing beyond worst-case exponential-in-horizon ones when
     ``Hbar >= T`` (the simple bound defaults to ``T`` when no ``k < T`` works)."""
-    return np.asarray(H_bar, float) >= np.asarray(T, float)
+    H_bar, T = _horizon(H_bar, "H_bar"), _whole(T, "T")
+    check_broadcast({"H_bar": H_bar, "T": T})
+    return H_bar >= T

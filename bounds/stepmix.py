@@ -19,14 +19,19 @@ constants here (:data:`UNKNOWN_C1`, :data:`UNKNOWN_C2`, set to 1), never fitted 
   (:func:`regret_safe_cap`); it holds for any algorithm satisfying the episode-wise constraint.
 * The safe floor (spec §A2.1, rule R2): ``rho_min = 1 - (1 - alpha)^{1/H}``, the largest mixing
   coefficient that ``V^{pi^rho} >= (1 - rho)^H V^b`` alone certifies (:func:`safe_floor`).
+
+Arguments use the paper's names and may be passed by keyword (``S``, ``A``, ``H``, ``K`` whole numbers
+``>= 1``; ``delta`` and ``alpha`` in ``(0, 1)``; ``v_b > 0`` the baseline's value ``V^b``; ``gap = V* - V^b
+>= 0``); anything else raises :class:`~rltheory.errors.InvalidParameterError` naming the argument.
+Vectorised over ``K``. ``T = K H`` (steps) does not appear: the reconstructed theorem is stated in ``K``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rltheory.errors import InvalidDataError
-from rltheory.validation import check_int, check_real
+from rltheory.errors import InvalidDataError, InvalidParameterError
+from rltheory.validation import check_broadcast, check_int, check_real, check_real_array
 
 __all__ = [
     "UNKNOWN_C1",
@@ -49,9 +54,24 @@ UNKNOWN_C2 = 1.0
 LOWER_ORDER_POLY = "H^3 S^2 A"
 
 
+def _sizes(S, A, H, K, delta):
+    """Validated float arrays of ``S, A, H, K`` (whole numbers >= 1) and ``delta`` in ``(0, 1)``."""
+    out = [check_real_array(v, n, low=1, integer=True) for v, n in ((S, "S"), (A, "A"), (H, "H"), (K, "K"))]
+    out.append(check_real_array(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True))
+    check_broadcast(dict(zip(("S", "A", "H", "K", "delta"), out, strict=True)))
+    return tuple(out)
+
+
+def _baseline(alpha, v_b, gap):
+    alpha = check_real_array(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
+    v_b = check_real_array(v_b, "v_b", low=0.0, low_open=True)
+    gap = check_real_array(gap, "gap", low=0.0)
+    return alpha, v_b, gap
+
+
 def log_term(S, A, H, K, delta):
     """``iota = ln(S A H K / delta)`` (the union bound of the confidence sets; rule R1)."""
-    K = np.asarray(K, dtype=np.float64)
+    S, A, H, K, delta = _sizes(S, A, H, K, delta)
     return np.log(S * A * H * K / delta)
 
 
@@ -64,8 +84,9 @@ def safe_floor(alpha: float, H: int) -> float:
 
 def leading_term(S, A, H, K, delta):
     """``sqrt(H^3 S A K iota)``: the constraint-free order (array over ``K``)."""
-    K = np.asarray(K, dtype=np.float64)
-    return np.sqrt(H ** 3 * S * A * K * log_term(S, A, H, K, delta))
+    S, A, H, K, delta = _sizes(S, A, H, K, delta)
+    with np.errstate(over="ignore"):
+        return np.sqrt(H ** 3 * S * A * K * log_term(S, A, H, K, delta))
 
 
 def regret_upper(S, A, H, K, delta, *, alpha=None, v_b=None, gap=None, c1: float = UNKNOWN_C1,
@@ -77,18 +98,25 @@ def regret_upper(S, A, H, K, delta, *, alpha=None, v_b=None, gap=None, c1: float
     default to :data:`UNKNOWN_C1`, :data:`UNKNOWN_C2` (= 1): **the paper's constants are unknown**, so
     this curve shows the *shape* of the theorem, not a certified upper bound.
     """
-    K = np.asarray(K, dtype=np.float64)
+    S, A, H, K, delta = _sizes(S, A, H, K, delta)
+    c1 = check_real(c1, "c1", low=0.0)
+    c2 = check_real(c2, "c2", low=0.0)
     out = c1 * leading_term(S, A, H, K, delta)
     if alpha is not None and v_b is not None and gap is not None:
+        alpha, v_b, gap = _baseline(alpha, v_b, gap)
+        check_broadcast({"S, A, H, K, delta": out, "alpha": alpha, "v_b": v_b, "gap": gap})
         ab = alpha * v_b
-        out = out + c2 * H ** 3 * S ** 2 * A * log_term(S, A, H, K, delta) * gap / (ab * (ab + gap))
+        with np.errstate(over="ignore"):
+            out = out + c2 * H ** 3 * S ** 2 * A * log_term(S, A, H, K, delta) * gap / (ab * (ab + gap))
     return out
 
 
 def regret_safe_cap(K, gap: float, alpha: float, v_b: float):
     """``K (Delta_b + alpha V^b)``: the regret of any learner that meets the episode-wise constraint
     (per-episode regret ``V* - V^{pi_k} <= V* - (1 - alpha) V^b``). Array over ``K``."""
-    K = np.asarray(K, dtype=np.float64)
+    K = check_real_array(K, "K", low=0, integer=True)
+    alpha, v_b, gap = _baseline(alpha, v_b, gap)
+    check_broadcast({"K": K, "gap": gap, "alpha": alpha, "v_b": v_b})
     return K * (gap + alpha * v_b)
 
 
@@ -98,8 +126,12 @@ def fit_leading_constant(K, regret, S, A, H, delta, *, start: float = 0.5) -> fl
     ``K (n,)``, ``regret (n,)`` (e.g. the mean cumulative regret). A *fitted* constant: plots using it
     must say so.
     """
-    K = np.asarray(K, dtype=np.float64)
-    y = np.asarray(regret, dtype=np.float64)
+    K = check_real_array(K, "K", low=1, integer=True)
+    y = check_real_array(regret, "regret", error=InvalidDataError)
+    start = check_real(start, "start", low=0.0, high=1.0)
+    for v, n in ((S, "S"), (A, "A"), (H, "H"), (delta, "delta")):
+        if np.ndim(v) != 0:
+            raise InvalidParameterError(n, f"must be a scalar here, got shape {np.shape(v)}", value=np.shape(v))
     if K.shape != y.shape or K.ndim != 1 or K.size < 2:
         raise InvalidDataError("regret", f"must be 1-d with the shape of K {K.shape}, got {y.shape}", value=y.shape)
     keep = K >= start * K.max()
@@ -112,10 +144,14 @@ def loglog_slope(regret, *, start: float = 0.25) -> np.ndarray:
 
     ``regret (..., K)`` cumulative regrets; returns ``(...)``. 0.5 is the ``sqrt(K)`` rate, 1 linear.
     """
-    y = np.asarray(regret, dtype=np.float64)
-    K = y.shape[-1]
+    y = check_real_array(regret, "regret", error=InvalidDataError)
+    start = check_real(start, "start", low=0.0, high=1.0)
+    K = y.shape[-1] if y.ndim else 0
     k = np.arange(1, K + 1, dtype=np.float64)
     keep = k >= start * K
+    if keep.sum() < 2:
+        raise InvalidDataError("regret", f"needs at least 2 episodes in [start K, K] on its last axis, got shape "
+                               f"{y.shape} with start={start:g}", value=y.shape)
     x = np.log(k[keep])
     ly = np.log(np.maximum(y[..., keep], 1e-300))
     xc = x - x.mean()

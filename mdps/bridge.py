@@ -264,7 +264,15 @@ def load(path: str | os.PathLike, horizon: int | None = None, sticky: float = 0.
     BridgeFileError (an :class:`~rltheory.errors.InvalidDataError`) naming the file and the array;
     InvalidParameterError for a bad ``horizon``, ``sticky`` or ``normalize``.
     """
-    path = Path(path)
+    try:
+        path = Path(path)
+    except TypeError:
+        raise InvalidParameterError("path", f"must be a path to a BRIDGE .npz file, got {path!r}",
+                                    value=repr(path)) from None
+    if name is not None and not isinstance(name, str):
+        raise InvalidParameterError("name", f"must be a string or None, got {name!r}", value=repr(name))
+    if not path.is_file():  # before the horizon: a missing file is the problem, not its name
+        raise BridgeFileError(path, "path", "no such file", value=str(path))
     if horizon is None:
         horizon = horizon_from_name(path)
         if horizon is None:
@@ -279,12 +287,15 @@ def from_arrays(transitions, rewards, horizon: int, sticky: float = 0.0, *, norm
                 name: str = "BRIDGE-arrays") -> FiniteHorizonMDP:
     """:func:`load` for arrays in the BRIDGE format (``transitions (S, A)`` int, ``-1`` = end;
     ``rewards (S, A)`` float; start state 0). Errors name ``"<arrays>"`` as the file."""
+    if not isinstance(name, str):
+        raise InvalidParameterError("name", f"must be a string, got {name!r}", value=repr(name))
     T, raw = _validate_arrays(transitions, rewards, "<arrays>")
     return _build(T, raw, horizon, sticky, normalize, None, name, "<arrays>")
 
 
 def _build(T, raw, horizon, sticky, normalize, name, stem, source) -> FiniteHorizonMDP:
-    if normalize not in NORMALIZATIONS:
+    # ``x in NORMALIZATIONS`` on an array raises a bare ValueError: only None or a str may match.
+    if not (normalize is None or (isinstance(normalize, str) and normalize in NORMALIZATIONS)):
         raise InvalidParameterError("normalize", f"must be one of {NORMALIZATIONS}, got {normalize!r}",
                                     value=normalize)
     H = check_int(horizon, "horizon", low=1)

@@ -11,7 +11,7 @@ import numpy as np
 
 from rltheory.errors import InvalidParameterError
 from rltheory.models import FiniteHorizonMDP
-from rltheory.validation import check_int, check_real
+from rltheory.validation import check_dense_allocation, check_int, check_real
 
 __all__ = ["riverswim", "garnet", "chain"]
 
@@ -41,6 +41,7 @@ def riverswim(n_states: int = 6, horizon: int = 20, *, reward_noise=None) -> Fin
     """
     n = check_int(n_states, "n_states", low=2)
     H = check_int(horizon, "horizon", low=1)
+    check_dense_allocation((n, 2, n), "n_states", what="riverswim's transition tensor P")
     P = np.zeros((n, 2, n))
     R = np.zeros((n, 2))
     for s in range(n):
@@ -78,8 +79,11 @@ def garnet(S: int = 10, A: int = 3, branching: int = 3, horizon: int = 10, seed:
         raise InvalidParameterError("branching", f"must be <= S={S}, got {b}", value=b)
     H = check_int(horizon, "horizon", low=1)
     seed = check_int(seed, "seed", low=0)
-    rng = np.random.default_rng(seed)
+    if not isinstance(stationary, bool | np.bool_):
+        raise InvalidParameterError("stationary", f"must be True or False, got {stationary!r}", value=repr(stationary))
     stages = 1 if stationary else H
+    check_dense_allocation((stages, S, A, S), "S", what=f"garnet's transition tensor P (stationary={bool(stationary)})")
+    rng = np.random.default_rng(seed)
     P = np.zeros((stages, S, A, S))
     for h in range(stages):
         for s in range(S):
@@ -110,6 +114,7 @@ def chain(n_states: int = 5, horizon: int = 20, slip: float = 0.2, *, reward_noi
     n = check_int(n_states, "n_states", low=2)
     H = check_int(horizon, "horizon", low=1)
     slip = check_real(slip, "slip", low=0.0, high=1.0)
+    check_dense_allocation((n, 2, n), "n_states", what="chain's transition tensor P")
     P = np.zeros((n, 2, n))
     R = np.zeros((n, 2))
     for s in range(n):

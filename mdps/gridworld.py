@@ -14,7 +14,7 @@ import numpy as np
 
 from rltheory.errors import InvalidParameterError
 from rltheory.models import FiniteHorizonMDP
-from rltheory.validation import check_int, check_real
+from rltheory.validation import check_dense_allocation, check_int, check_real
 
 __all__ = ["gridworld", "UP", "RIGHT", "DOWN", "LEFT", "MOVES"]
 
@@ -87,6 +87,8 @@ def gridworld(rows: int = 5, cols: int = 5, *, walls=(), start=(0, 0), goal=None
     """
     rows = check_int(rows, "rows", low=1)
     cols = check_int(cols, "cols", low=1)
+    check_dense_allocation((rows * cols, 4, rows * cols), "rows",
+                           what="gridworld's transition tensor P (rows x cols states)")
     slip = check_real(slip, "slip", low=0.0, high=1.0)
     H = check_int(horizon, "horizon", low=1)
     try:

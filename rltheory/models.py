@@ -19,6 +19,7 @@ import numpy as np
 from .errors import InvalidModelError
 from .validation import (
     as_float_array,
+    check_dense_allocation,
     check_distribution,
     check_in_range,
     check_int,
@@ -186,6 +187,7 @@ class FiniteHorizonMDP:
         check_shape(R, "R", (S, A) if R.ndim == 2 else (H, S, A), error=InvalidModelError,
                     what="mean rewards")
         check_in_range(R, "R", 0.0, 1.0, error=InvalidModelError, what="mean rewards")
+        check_dense_allocation((H, S, A), "H", what="the mean rewards R over the horizon", error=InvalidModelError)
         self._R = _readonly(np.broadcast_to(R, (H, S, A)))
         self._mu = _readonly(mu)
         self._H, self._S, self._A = int(H), int(S), int(A)

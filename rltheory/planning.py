@@ -24,9 +24,10 @@ from .errors import InvalidModelError, InvalidParameterError
 from .game_planning import RegularizedNash, regularized_nash  # re-exported: the planning API
 from .models import DiscountedMDP, FiniteHorizonMDP
 from .policies import to_stochastic, validate_policy
-from .validation import as_float_array, check_finite, check_int, check_real
+from .validation import as_float_array, check_finite, check_int, check_real, first_index
 
 __all__ = [
+    "MAX_DEFAULT_SWEEPS",
     "PlanningResult",
     "DiscountedSolution",
     "backward_induction",
@@ -41,6 +42,12 @@ __all__ = [
     "RegularizedNash",
     "regularized_nash",
 ]
+
+
+#: Cap on :func:`value_iteration`'s *default* number of sweeps. When the contraction bound needs more
+#: (``gamma`` very close to 1, or a tiny ``tol``), the call is refused up front naming ``gamma``, rather than
+#: running for days (``gamma = 1 - 1e-12`` would default to ~5e13 sweeps); pass ``max_iter=`` to choose.
+MAX_DEFAULT_SWEEPS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,19 @@ def _require(mdp, cls, name="mdp"):
 
 
 def greedy(Q: np.ndarray) -> np.ndarray:
-    """Greedy actions along the last axis, ties to the lowest action (``argmax``'s rule)."""
-    return np.argmax(Q, axis=-1).astype(np.int64)
+    """Greedy actions along the last axis, ties to the lowest action (``argmax``'s rule).
+
+    ``Q (..., A)`` real, ``A >= 1``, no NaN (``-inf`` marks an excluded action); returns ``(...)`` int64.
+    """
+    q = as_float_array(Q, "Q", error=InvalidParameterError)
+    if q.ndim < 1 or q.shape[-1] < 1:
+        raise InvalidParameterError("Q", f"must have at least one action on its last axis, got shape {q.shape}",
+                                    value=q.shape)
+    nan = np.isnan(q)
+    if nan.any():
+        idx = first_index(nan)
+        raise InvalidParameterError("Q", "must not contain NaN", index=idx, value=float("nan"))
+    return np.argmax(q, axis=-1).astype(np.int64)
 
 
 def backward_induction(mdp: FiniteHorizonMDP) -> PlanningResult:
@@ -126,6 +144,7 @@ def evaluate(mdp: FiniteHorizonMDP, policy) -> np.ndarray:
 
 def policy_value(mdp: FiniteHorizonMDP, policy) -> float:
     """``mu @ V^pi_0``: expected return of ``policy`` from the initial distribution."""
+    _require(mdp, FiniteHorizonMDP)
     return float(mdp.mu @ evaluate(mdp, policy)[0])
 
 
@@ -161,6 +180,10 @@ def value_iteration(mdp: DiscountedMDP, *, tol: float = 1e-10, max_iter: int | N
     max_iter : int, optional
         Defaults to the number of sweeps the contraction needs from ``V0 = 0``:
         ``ceil(log(tol (1 - gamma) / 2) / log(gamma)) + 2`` (at least 1); exceeding it raises ``RuntimeError``.
+        When that default exceeds :data:`MAX_DEFAULT_SWEEPS` (``gamma`` within about ``3.5e-5`` of 1 at the
+        default ``tol``) an :class:`~rltheory.errors.InvalidParameterError` naming ``gamma`` is raised before
+        any sweep: pass ``max_iter`` explicitly (value iteration often stops far earlier than the a-priori
+        bound) or use :func:`evaluate_discounted` / :mod:`rltheory.planning_lp`.
     """
     from .kernels.planning import PARALLEL_SWEEP_MIN, bellman_sweep, bellman_sweep_parallel
 
@@ -169,7 +192,13 @@ def value_iteration(mdp: DiscountedMDP, *, tol: float = 1e-10, max_iter: int | N
     g = mdp.gamma
     if max_iter is None:
         # At least one sweep: a tol large enough makes the log ratio negative.
-        max_iter = 1 if g == 0 else max(1, int(np.ceil(np.log(tol * (1 - g) / 2) / np.log(g))) + 2)
+        needed = 1.0 if g == 0 else max(1.0, np.ceil(np.log(tol * (1 - g) / 2) / np.log(g)) + 2)
+        if not needed <= MAX_DEFAULT_SWEEPS:
+            raise InvalidParameterError(
+                "gamma", f"= {g!r} with tol={tol:g} needs up to {needed:.3g} sweeps by the contraction bound, "
+                         f"more than MAX_DEFAULT_SWEEPS={MAX_DEFAULT_SWEEPS:,}; pass max_iter= explicitly, a larger "
+                         "tol, or use evaluate_discounted / planning_lp", value=g)
+        max_iter = int(needed)
     max_iter = check_int(max_iter, "max_iter", low=1)
     if V0 is None:
         V = np.zeros(mdp.S)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidPolicyError
-from .validation import check_distribution, first_index
+from .validation import check_distribution, check_int, first_index
 
 __all__ = ["validate_policy", "to_stochastic", "uniform_policy"]
 
@@ -28,12 +28,18 @@ def validate_policy(policy, H: int, S: int, A: int, name: str = "policy") -> np.
     InvalidPolicyError
         Naming ``name``, the first offending index and value.
     """
+    H = check_int(H, "H", low=1, error=InvalidPolicyError)
+    S = check_int(S, "S", low=1, error=InvalidPolicyError)
+    A = check_int(A, "A", low=1, error=InvalidPolicyError)
     try:
         arr = np.asarray(policy)
     except Exception as exc:  # pragma: no cover - exotic inputs
         raise InvalidPolicyError(name, f"cannot be converted to an array ({exc})") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InvalidPolicyError(name, f"must be a numeric array, got dtype {arr.dtype}", value=str(arr.dtype))
+    if np.iscomplexobj(arr):
+        raise InvalidPolicyError(name, f"must be real (actions or probabilities), got dtype {arr.dtype}",
+                                 value=str(arr.dtype))
     integer = np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool
     stochastic_shape = arr.shape in ((S, A), (H, S, A))
     deterministic_shape = arr.shape in ((S,), (H, S))
@@ -49,12 +55,14 @@ def validate_policy(policy, H: int, S: int, A: int, name: str = "policy") -> np.
                 idx = first_index(nonint)
                 raise InvalidPolicyError(name, f"deterministic policy entries must be integer actions, got {f[idx]!r}",
                                          index=idx, value=float(f[idx]))
-        det = det.astype(np.int64)
+        # Range check before the cast to int64, which would wrap uint64 2**64 - 1 to -1 (and send huge
+        # floats to -2**63): the error reports the entry as given.
         bad = (det < 0) | (det >= A)
         if bad.any():
             idx = first_index(bad)
-            raise InvalidPolicyError(name, f"actions must lie in [0, {A}), got {int(det[idx])}",
-                                     index=idx, value=int(det[idx]))
+            v = det[idx].item()  # a Python int for integer dtypes, a float for float ones
+            raise InvalidPolicyError(name, f"actions must lie in [0, {A}), got {v}", index=idx, value=v)
+        det = det.astype(np.int64)
         if det.ndim == 1:
             det = np.broadcast_to(det, (H, S)).copy()
         return np.ascontiguousarray(det)

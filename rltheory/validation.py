@@ -24,6 +24,10 @@ __all__ = [
     "check_int",
     "check_real",
     "first_index",
+    "check_real_array",
+    "MAX_DENSE_BYTES",
+    "check_dense_allocation",
+    "check_broadcast",
 ]
 
 #: Tolerance on ``|sum(p) - 1|`` for a probability vector.
@@ -43,8 +47,10 @@ def as_float_array(x, name: str, *, error: type[ValidationError]) -> np.ndarray:
         raise error(name, "must be real, got a complex array (its imaginary part would be silently dropped)",
                     value="complex")
     try:
+        if np.iscomplexobj(x):  # NumPy would drop the imaginary part with only a warning
+            raise TypeError(f"complex values ({np.asarray(x).dtype})")
         arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise error(name, f"cannot be converted to a float array ({exc})", value=type(x).__name__) from None
     return arr
 
@@ -129,3 +135,92 @@ def check_real(x, name: str, *, low: float | None = None, high: float | None = N
         hi = "inf" if high is None else f"{high:g}"
         raise error(name, f"must lie in {lb}{lo}, {hi}{rb}, got {x!r}", value=x)
     return x
+
+
+def check_real_array(x, name: str, *, low: float | None = None, high: float | None = None,
+                     low_open: bool = False, high_open: bool = False, integer: bool = False,
+                     allow_inf: bool = False, error=InvalidParameterError) -> np.ndarray:
+    """``x``, a real or an array of reals, must lie in the given interval; returns it as float64 (0-d for a scalar).
+
+    For the vectorised functions (``bounds/``): entries must be real numbers (not bools, strings,
+    complex or objects), not NaN, finite unless ``allow_inf`` (then ``+inf`` passes the upper check),
+    whole numbers when ``integer``, and in ``[low, high]`` (ends open as asked). Errors name ``name``,
+    the first offending index (arrays) and its value.
+    """
+    if isinstance(x, str | bytes) or isinstance(x, bool | np.bool_):
+        raise error(name, f"must be a real number or an array of reals, got {x!r}", value=repr(x))
+    try:
+        arr = np.asarray(x)
+        if arr.dtype == object:  # Python ints beyond int64, or mixed objects
+            if not all(isinstance(v, Real) and not isinstance(v, bool) for v in arr.ravel()):
+                raise TypeError("not all entries are real numbers")
+            arr = arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise error(name, f"must be a real number or an array of reals ({exc})", value=type(x).__name__) from None
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise error(name, f"must be a real number or an array of reals, got dtype {arr.dtype}", value=str(arr.dtype))
+    f = arr.astype(np.float64)
+
+    def where(mask):
+        return first_index(mask) if f.ndim else None
+    bad = np.isnan(f) | (np.isneginf(f) if allow_inf else np.isinf(f))
+    if bad.any():
+        idx = where(bad)
+        v = float(f[idx] if idx is not None else f)
+        raise error(name, f"must be {'a number or +inf' if allow_inf else 'finite'}, got {v!r}", index=idx, value=v)
+    if integer:
+        frac = np.isfinite(f) & (f != np.floor(f))
+        if frac.any():
+            idx = where(frac)
+            v = float(f[idx] if idx is not None else f)
+            raise error(name, f"must be a whole number, got {v!r}", index=idx, value=v)
+    lo_bad = np.zeros(f.shape, bool) if low is None else (f <= low if low_open else f < low)
+    hi_bad = np.zeros(f.shape, bool) if high is None else (f >= high if high_open else f > high)
+    if (lo_bad | hi_bad).any():
+        idx = where(lo_bad | hi_bad)
+        v = float(f[idx] if idx is not None else f)
+        lb, rb = "(" if low_open or low is None else "[", ")" if high_open or high is None else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise error(name, f"must lie in {lb}{lo}, {hi}{rb}, got {v!r}", index=idx, value=v)
+    return f
+
+
+#: Largest dense array (bytes) a constructor allocates before refusing up front (4 GiB): past it a
+#: model belongs in successor lists (``FiniteHorizonMDP.from_successors``), not a dense tensor.
+MAX_DENSE_BYTES = 4 * 2**30
+
+
+def check_dense_allocation(shape, name: str, *, what: str = "array", itemsize: int = 8,
+                           limit: int | None = None, error=InvalidParameterError) -> int:
+    """Refuse, before allocating, a dense array of ``shape`` over ``limit`` bytes (default :data:`MAX_DENSE_BYTES`).
+
+    ``name`` is the argument to blame (e.g. ``"S"``); the message gives the shape and the size.
+    Returns the size in bytes.
+    """
+    limit = MAX_DENSE_BYTES if limit is None else int(limit)
+    nbytes = int(itemsize)
+    for d in shape:
+        nbytes *= int(d)
+    if nbytes > limit:
+        dims = " x ".join(str(int(d)) for d in shape)
+        raise error(name, f"{what} would be a dense {dims} array of {nbytes / 1e9:.3g} GB, over the "
+                          f"{limit / 1e9:.3g} GB limit (MAX_DENSE_BYTES); use fewer states/steps or successor "
+                          "lists (FiniteHorizonMDP.from_successors)", value=nbytes)
+    return nbytes
+
+
+def check_broadcast(arrays: dict, *, error=InvalidParameterError) -> tuple[int, ...]:
+    """The arrays ``{name: array}`` must broadcast together (NumPy rules); returns the common shape.
+
+    The error names the first argument whose shape does not broadcast with those before it.
+    """
+    shape: tuple[int, ...] = ()
+    for name, a in arrays.items():
+        try:
+            shape = np.broadcast_shapes(shape, np.shape(a))
+        except ValueError:
+            shapes = ", ".join(f"{k} {np.shape(v)}" for k, v in arrays.items())
+            raise error(name, f"shape {np.shape(a)} does not broadcast with the other arguments ({shapes})",
+                        value=np.shape(a)) from None
+    return shape

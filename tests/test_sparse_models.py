@@ -48,7 +48,9 @@ def test_repeated_successors_add_up_and_deterministic_models():
 def test_large_sparse_model_never_builds_dense_P():
     S, A, H = 30_000, 2, 5
     nxt = np.stack([(np.arange(S) + 1) % S, np.zeros(S, int)], axis=1)[:, :, None]
-    m = FiniteHorizonMDP.from_successors(nxt, np.ones((S, A, 1)), np.full((S, A), 0.5), np.eye(S)[0], H)
+    mu = np.zeros(S)
+    mu[0] = 1.0  # one-hot start (np.eye(S)[0] would allocate S^2 floats = 7.2 GB)
+    m = FiniteHorizonMDP.from_successors(nxt, np.ones((S, A, 1)), np.full((S, A), 0.5), mu, H)
     assert backward_induction(m).value == pytest.approx(2.5)
     with pytest.raises(ValueError, match="successor lists"):
         m.P  # noqa: B018

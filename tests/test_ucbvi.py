@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rltheory.algorithms import UCBVI
-from rltheory.bounds.ucbvi import effective_states, regret_lower, regret_upper_bernstein, regret_upper_hoeffding
+from rltheory.bounds.ucbvi import regret_lower, regret_upper_bernstein, regret_upper_hoeffding
 from rltheory.errors import InvalidModelError, InvalidParameterError
 from rltheory.mdps import garnet, riverswim
 from rltheory.planning import backward_induction
@@ -48,19 +48,37 @@ def test_learns_riverswim_at_reduced_scale(bonus):
     assert trace.cumulative_regret[:, -1].mean() < 0.5 * K * trace.regret[:, : K // 10].mean()
 
 
-@pytest.mark.parametrize("bonus, upper", [("hoeffding", regret_upper_hoeffding),
-                                          ("bernstein", regret_upper_bernstein)])
+def _worst_value(mdp) -> float:
+    """``min_pi V^pi_1(mu)``: backward induction with ``min`` in place of ``max`` (independent of UCBVI's code)."""
+    V = np.zeros(mdp.S)
+    for h in range(mdp.H - 1, -1, -1):
+        V = (mdp.R[h] + mdp.expected_next(h, V)).min(axis=1)
+    return float(mdp.mu @ V)
+
+
+@pytest.mark.parametrize("bonus", ["hoeffding", "bernstein"])
 @pytest.mark.parametrize("make", [riverswim, lambda: garnet(S=6, A=3, branching=3, horizon=8, seed=2)])
-def test_regret_within_theorem_bound_at_theory_scale(bonus, upper, make):
+def test_regret_at_theory_scale_is_exact_capped_and_paid_for_by_optimism(bonus, make):
+    """At theory scale (delta = 0.1) Theorems 1-2 are vacuous at simulable K (above K H: see
+    ``test_bounds_pinned.py``), so the checks here are ones that can fail:
+
+    * the regret of each played policy lies in ``[0, V* - V_worst]`` (``V_worst`` by a min-DP), so the
+      cumulative regret stays under the trivial cap ``K (V* - V_worst)``;
+    * the exact value of the played policy is checked against an independent evaluation, its sampled
+      return (unbiased: mean difference within 5 standard errors);
+    * optimism pays for the regret (the analysis' first step): ``V* - V^{pi_k} <= V_{k,1}(mu) - V^{pi_k}``.
+    """
     mdp = make()
     K = 2000
     trace = UCBVI(bonus=bonus, delta=0.1).run(mdp, K, replicates=4, seed=1)
     v_star = backward_induction(mdp).value
-    # exact per-episode regret of the policy played: 0 <= regret <= V*
-    assert (trace.regret >= -1e-12).all() and (trace.regret <= v_star + 1e-12).all()
-    np.testing.assert_allclose(trace.values + trace.regret, v_star, atol=1e-12)
-    bound = upper(effective_states(mdp.S, mdp.H), mdp.A, mdp.H, np.arange(1, K + 1), 0.1)
-    assert (trace.cumulative_regret <= bound).all()
+    gap = v_star - _worst_value(mdp)
+    assert gap > 0.1
+    assert (trace.regret >= -1e-12).all() and (trace.regret <= gap + 1e-12).all()
+    assert (trace.cumulative_regret[:, -1] <= K * gap).all()
+    diff = (trace.returns - trace.values).ravel()
+    assert abs(diff.mean()) < 5 * diff.std() / np.sqrt(diff.size)
+    assert (trace.regret <= trace.optimistic_values - trace.values + 1e-9).all()
 
 
 def test_sampled_returns_match_exact_values():
@@ -94,6 +112,12 @@ def test_bounds_shapes_and_order():
     low = regret_lower(6, 2, 20, K)
     assert np.all(low < regret_upper_bernstein(6, 2, 20, K, 0.1))
     np.testing.assert_allclose(low[1] / low[0], np.sqrt(10))
+    # Theorem constants pinned by hand (all bounds: tests/test_bounds_pinned.py). S=A=H=K=1, delta=0.5: L = ln 10
+    # Thm 1: 20 L + 250 L^2 = 1371.526229479481;  Thm 2: 30 L + 2500 L^2 + 4 sqrt(L) = 13329.89253750336
+    assert regret_upper_hoeffding(1, 1, 1, 1, 0.5) == pytest.approx(1371.526229479481, rel=1e-12)
+    assert regret_upper_bernstein(1, 1, 1, 1, 0.5) == pytest.approx(13329.89253750336, rel=1e-12)
+    # lower: sqrt(3^3 4 2 8) / (48 sqrt 6) = sqrt(2) / 4
+    assert regret_lower(4, 2, 3, 8) == pytest.approx(np.sqrt(2) / 4, rel=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, argument", [
