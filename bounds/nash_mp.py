@@ -109,7 +109,7 @@ def _count(x, name, integer=True):
 
 def contraction(beta, eta=2.0):
     """Per-iteration KL contraction factor ``1 / (1 + eta beta)`` of exact Nash-MP (``eta <= 2``)."""
-    eta, beta = _eta(eta), _beta(beta)
+    eta, beta = _eta(eta, admissible=True), _beta(beta)
     check_broadcast({"beta": beta, "eta": eta})
     return 1.0 / (1.0 + eta * beta)
 
