@@ -38,7 +38,7 @@ from rltheory.bounds.effective_horizon import analyze
 from rltheory.bounds.sqirl import gorp_episodes, normalized_suboptimality, sqirl_episodes
 from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
-from rltheory.mdps import bridge, garnet
+from rltheory.mdps import bridge, combination_lock, garnet
 from rltheory.models import FiniteHorizonMDP
 from rltheory.plotting import OKABE_ITO, subplots
 
@@ -60,23 +60,9 @@ MARKERS = {"lock": "o", "sparse Garnet": "s", "BRIDGE": "D", "Garnet": "v"}
 
 # ---------------------------------------------------------------------------- instances
 
-
-def combination_lock(depth: int, A: int = 2, horizon: int = LOCK_HORIZON, sticky: float = 0.0,
-                     seed: int = 0) -> FiniteHorizonMDP:
-    """A combination lock in BRIDGE format: states ``0..d-1`` in a chain, one (random) correct action each
-    moves on, any other action falls into an absorbing sink; the last correct action pays 1 and ends the
-    episode. The uniformly random policy's ``Q`` still ranks the correct action first, with a gap of order
-    ``A^-d``: the effective horizon is ``d`` (``k = d`` with ``m = 1``)."""
-    rng = np.random.default_rng(seed)
-    sink = depth
-    T = np.full((depth + 1, A), sink, np.int64)
-    R = np.zeros((depth + 1, A), np.float32)
-    right = rng.integers(0, A, size=depth)
-    for i in range(depth):
-        T[i, right[i]] = i + 1 if i + 1 < depth else -1
-    R[depth - 1, right[depth - 1]] = 1.0
-    name = f"Lock(d={depth},A={A},T={horizon})" + ("-Sticky" if sticky else "")
-    return bridge.from_arrays(T, R, horizon, sticky, name=name)
+# combination_lock lives in rltheory.mdps (mdps/locks.py); it is re-exported here for older imports.
+__all__ = ["combination_lock", "sparse_garnet", "learning_instances", "analysis_instances", "run",
+           "make_sample_complexity", "make_effective_horizon"]
 
 
 def sparse_garnet(S: int = 8, A: int = 2, branching: int = 1, horizon: int = 6, seed: int = 0,

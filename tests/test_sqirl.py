@@ -12,7 +12,7 @@ from rltheory.bounds import sqirl as bounds
 from rltheory.bounds.effective_horizon import analyze, q_iterates
 from rltheory.errors import InvalidParameterError, ValidationError
 from rltheory.mdps import bridge, garnet
-from rltheory.paper_figures.sqirl import combination_lock
+from rltheory.mdps import combination_lock
 from rltheory.planning import backward_induction
 
 # ---------------------------------------------------------------------------- SQIRL converges to greedy(Q^k)
