@@ -46,6 +46,9 @@ SETTINGS = {
     False: {"games": 64, "n": 100, "queries": {0.1: 600, 0.01: 5000}, "betas_sweep": 17, "ns_sweep": (3, 10, 100, 300),
             "approx": {"n": 100, "T": 200, "reps": 16, "K": (1, 2, 5, 10, 20, 50, 100), "M": (10, 100, 1000)}},
 }
+#: Dashed styles for the baselines that can coincide with another curve (MMD with tuned Nash-MD at small beta,
+#: OMD with MMD at large beta).
+LINESTYLES = {"MMD": (0, (4, 2)), "OMD / online IPO": (0, (1, 1.5))}
 COLORS = {"Nash-MP": OKABE_ITO[0], "Nash-MD (schedule)": OKABE_ITO[1], "Nash-MD": OKABE_ITO[5],
           "OMD / online IPO": OKABE_ITO[2], "MMD": OKABE_ITO[3], "EGPO": OKABE_ITO[4]}
 
@@ -108,6 +111,9 @@ def _draw_metric(ax, results, metric, *, bound=None, bound_label=None, ylabel=""
         y = np.log10(np.maximum(trace[metric], FLOOR))
         drawn[_label(label, eta)] = plot_curves(ax, trace.queries[0], {_label(label, eta): y},
                                                 colors={_label(label, eta): COLORS[label]})[_label(label, eta)]
+        if label in LINESTYLES:  # baselines whose curves can coincide with another's stay visible on top
+            ax.get_lines()[-1].set_linestyle(LINESTYLES[label])
+            ax.get_lines()[-1].set_zorder(3)
     b = None
     if bound is not None:
         x = results["Nash-MP"][0].queries[0]

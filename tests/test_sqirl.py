@@ -11,8 +11,7 @@ from rltheory.algorithms.episodic import first_epsilon_optimal, policy_evaluator
 from rltheory.bounds import sqirl as bounds
 from rltheory.bounds.effective_horizon import analyze, q_iterates
 from rltheory.errors import InvalidParameterError, ValidationError
-from rltheory.mdps import bridge, garnet
-from rltheory.mdps import combination_lock
+from rltheory.mdps import bridge, combination_lock, garnet
 from rltheory.planning import backward_induction
 
 # ---------------------------------------------------------------------------- SQIRL converges to greedy(Q^k)
