@@ -216,7 +216,8 @@ def beta_sweep(quick: bool = True, seed: int = 0) -> dict:
     cfg = SETTINGS[bool(quick)]
     betas = np.geomspace(0.01, 1.0, cfg["betas_sweep"])
     out = {"betas": betas, "theory": bounds.contraction(betas), "n": {}}
-    for n in cfg["ns_sweep"]:
+    for n in steps(cfg["ns_sweep"], f"nashmp-beta-sweep: n in {tuple(cfg['ns_sweep'])} x {len(betas)} betas",
+                   unit="n"):
         batch = games(quick, seed=seed + n, n=n)
         cols = []
         for beta in betas:
@@ -274,10 +275,11 @@ def approx_sweep(quick: bool = True, seed: int = 0, beta: float = 0.1) -> dict:
     cfg = SETTINGS[bool(quick)]["approx"]
     game = random_game(cfg["n"], seed=seed, reference="random")
     out = {"exact": NashMirrorProx(beta).run(game, cfg["T"]), "game": game, "beta": beta}
-    for M in cfg["M"]:
-        for K in cfg["K"]:
-            algo = ApproximateNashMirrorProx(beta, inner_steps=K, samples=M)
-            out[(K, M)] = algo.run(game, cfg["T"], replicates=cfg["reps"], seed=seed)
+    grid = [(K, M) for M in cfg["M"] for K in cfg["K"]]
+    for K, M in steps(grid, f"nashmp-approx: {len(grid)} (K inner steps, M samples) x {cfg['reps']} seeds x "
+                            f"{cfg['T']} iterations", unit="setting"):
+        algo = ApproximateNashMirrorProx(beta, inner_steps=K, samples=M)
+        out[(K, M)] = algo.run(game, cfg["T"], replicates=cfg["reps"], seed=seed)
     return out
 
 
