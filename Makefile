@@ -2,7 +2,8 @@
 #   make figures   regenerate the paper figures (quick mode; FULL=1 for the papers' scale)
 #   make test      run the whole test suite (notebooks included, executed in quick mode)
 # Each creates the virtual environment it needs on first use (.venv) and is idempotent.
-# Also: make bench (benchmarks against peer libraries, in their own .venv-bench), make lint.
+# Also: make bench (benchmarks against peer libraries, in their own .venv-bench), make lint,
+#       make notebooks (execute the notebooks in quick mode and store their outputs).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ BENCH  := .venv-bench
 FIGURES ?=
 PYTEST_ARGS ?=
 
-.PHONY: figures test bench lint clean
+.PHONY: figures test bench lint clean notebooks
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rltheory needs Python >= 3.11"'
@@ -21,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 
 figures: $(VENV)/.installed
 	MPLBACKEND=Agg $(VENV)/bin/rltheory reproduce $(FIGURES) $(if $(FULL),--full)
+
+notebooks: $(VENV)/.installed
+	MPLBACKEND=Agg $(VENV)/bin/python notebooks/store_outputs.py
 
 test: $(VENV)/.installed
 	MPLBACKEND=Agg $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

@@ -4,7 +4,8 @@
 * :func:`gridworld` — a slippery grid with walls built on a networkx grid graph (:mod:`.gridworld`);
 * :func:`random_game`, :func:`cyclic_game`, :func:`rock_paper_scissors`, :func:`bradley_terry_game`,
   :func:`condorcet_game`, :func:`game_batch` — preference games (:mod:`.games`);
-* :func:`from_gymnasium` — exact model of a Gymnasium toy_text environment (:mod:`.gymnasium`).
+* :func:`from_gymnasium` — exact model of a Gymnasium toy_text environment (:mod:`.gymnasium`);
+* :func:`combination_lock` — a chain with one correct action per state, effective horizon = depth (:mod:`.locks`).
 """
 
 from . import bridge as bridge  # BRIDGE loader: rltheory.mdps.bridge.load(path, horizon, sticky)
@@ -20,9 +21,11 @@ from .games import (
 )
 from .gridworld import gridworld
 from .gymnasium import from_gymnasium
+from .locks import combination_lock
 
 __all__ = ["riverswim", "garnet", "chain", "gridworld", "from_gymnasium", "random_game", "cyclic_game",
-           "rock_paper_scissors", "bradley_terry_game", "condorcet_game", "random_reference", "game_batch"]
+           "rock_paper_scissors", "bradley_terry_game", "condorcet_game", "random_reference", "game_batch",
+           "combination_lock"]
 
 from .submodular import bandit_smdp, coverage_grid, random_bandit_smdp, tight_greedy_family, two_rooms  # noqa: E402
 

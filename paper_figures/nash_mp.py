@@ -30,7 +30,8 @@ from rltheory.algorithms import (
 from rltheory.bounds import nash_mp as bounds
 from rltheory.figures import FigureOutput, figure
 from rltheory.mdps import cyclic_game, game_batch, random_game
-from rltheory.plotting import OKABE_ITO, plot_bound, plot_curves, subplots
+from rltheory.paper_figures._progress import steps
+from rltheory.plotting import OKABE_ITO, figure_legend, legend_outside, plot_bound, plot_curves, subplots
 
 PAPER = "Tiapkin et al. (2025), Accelerating Nash Learning from Human Feedback via Mirror Prox, arXiv:2505.19731v1"
 STATUS = "reconstructed setting"
@@ -45,8 +46,16 @@ SETTINGS = {
     False: {"games": 64, "n": 100, "queries": {0.1: 600, 0.01: 5000}, "betas_sweep": 17, "ns_sweep": (3, 10, 100, 300),
             "approx": {"n": 100, "T": 200, "reps": 16, "K": (1, 2, 5, 10, 20, 50, 100), "M": (10, 100, 1000)}},
 }
+#: Dashed styles for the baselines that can coincide with another curve (MMD with tuned Nash-MD at small beta,
+#: OMD with MMD at large beta).
+LINESTYLES = {"MMD": (0, (4, 2)), "OMD / online IPO": (0, (1, 1.5))}
 COLORS = {"Nash-MP": OKABE_ITO[0], "Nash-MD (schedule)": OKABE_ITO[1], "Nash-MD": OKABE_ITO[5],
           "OMD / online IPO": OKABE_ITO[2], "MMD": OKABE_ITO[3], "EGPO": OKABE_ITO[4]}
+
+
+def query_budgets(quick: bool = True) -> dict[float, int]:
+    """``beta -> N``: the preference-query budget of each ``beta`` of the comparison figures."""
+    return dict(SETTINGS[bool(quick)]["queries"])
 
 
 def games(quick: bool = True, seed: int = 0, n: int | None = None, count: int | None = None,
@@ -102,6 +111,9 @@ def _draw_metric(ax, results, metric, *, bound=None, bound_label=None, ylabel=""
         y = np.log10(np.maximum(trace[metric], FLOOR))
         drawn[_label(label, eta)] = plot_curves(ax, trace.queries[0], {_label(label, eta): y},
                                                 colors={_label(label, eta): COLORS[label]})[_label(label, eta)]
+        if label in LINESTYLES:  # baselines whose curves can coincide with another's stay visible on top
+            ax.get_lines()[-1].set_linestyle(LINESTYLES[label])
+            ax.get_lines()[-1].set_zorder(3)
     b = None
     if bound is not None:
         x = results["Nash-MP"][0].queries[0]
@@ -121,21 +133,29 @@ def _draw_metric(ax, results, metric, *, bound=None, bound_label=None, ylabel=""
 def make_kl_rate(quick: bool) -> FigureOutput:
     cfg = SETTINGS[bool(quick)]
     betas = list(cfg["queries"].items())
-    fig, axes = subplots(2, len(betas), figsize=(11, 8.2))
+    fig, axes = subplots(2, len(betas), figsize=(13, 8.2))
     data = {"panels": {}}
-    for row, family in enumerate(("random", "cyclic")):
-        batch = games(quick, family=family)
-        for ax, (beta, N) in zip(axes[row], betas, strict=True):
-            results = compare(beta, batch, N)
-            mp = results["Nash-MP"][0]
-            bound = bounds.kl_upper(mp.queries[0], beta, mp.kl[:, :1]).mean(axis=0)
-            panel = _draw_metric(ax, results, "kl", bound=bound, bound_label="bound (1+2β)^(-N/2) KL_0",
-                                 ylabel="log10 KL(π*_β ‖ π_t)")
-            panel["eta"] = {k: e for k, (_, e) in results.items()}
-            panel.update({"n": batch.n, "games": batch.batch, "family": family, "beta": beta})
-            ax.set_title(f"{family} games, β = {beta:g}, n = {batch.n}, {batch.batch} games")
-            ax.legend(fontsize=6.5, loc="upper right" if beta >= 0.05 else "center right")
-            data["panels"][f"{family},beta={beta:g}"] = panel
+    panels = [(row, family, col, beta, N) for row, family in enumerate(("random", "cyclic"))
+              for col, (beta, N) in enumerate(betas)]
+    bar = steps(panels, f"nashmp-kl-rate: {len(panels)} panels (family x beta) x 6 methods, baselines tuned on "
+                        f"{len(ETA_GRID)} steps", unit="panel")
+    batches = {}
+    for row, family, col, beta, N in bar:
+        bar.set_postfix_str(f"{family}, beta={beta:g}", refresh=False)
+        if family not in batches:
+            batches[family] = games(quick, family=family)
+        batch = batches[family]
+        ax = axes[row, col]
+        results = compare(beta, batch, N)
+        mp = results["Nash-MP"][0]
+        bound = bounds.kl_upper(mp.queries[0], beta, mp.kl[:, :1]).mean(axis=0)
+        panel = _draw_metric(ax, results, "kl", bound=bound, bound_label="bound (1+2β)^(-N/2) KL_0",
+                             ylabel="log10 KL(π*_β ‖ π_t)")
+        panel["eta"] = {k: e for k, (_, e) in results.items()}
+        panel.update({"n": batch.n, "games": batch.batch, "family": family, "beta": beta})
+        ax.set_title(f"{family} games, β = {beta:g}, n = {batch.n}, {batch.batch} games")
+        legend_outside(ax, side="right", fontsize=6.5)
+        data["panels"][f"{family},beta={beta:g}"] = panel
     notes = ("Reconstructed setting (the paper's matrix-game setting is not available). Baselines at their best "
              "constant step on ETA_GRID (score: mean log10 KL over iterates); Nash-MD also with "
              "eta_t = 2/(beta (t+2)) (Munos et al. Thm 1). Nash-MP is not tuned.")
@@ -166,7 +186,7 @@ def make_exploitability(quick: bool) -> FigureOutput:
                                 bound_label="bound (from the KL rate)", ylabel="log10 span(log π_t − log π*)")
     for ax, what in zip(axes, ("exploitability (= duality gap / 2)", "span semi-norm"), strict=True):
         ax.set_title(f"{what}, β = {beta:g}, n = {batch.n}")
-        ax.legend(fontsize=7, loc="lower left")
+    figure_legend(fig, axes, ncol=4, fontsize=7)
     data["eta"] = {k: e for k, (_, e) in results.items()}
     notes = ("Reconstructed setting. The bounds are derived here from the reconstructed KL contraction "
              "(rltheory.bounds.nash_mp): span via the extrapolation-point inequality, exploitability via "
@@ -196,7 +216,8 @@ def beta_sweep(quick: bool = True, seed: int = 0) -> dict:
     cfg = SETTINGS[bool(quick)]
     betas = np.geomspace(0.01, 1.0, cfg["betas_sweep"])
     out = {"betas": betas, "theory": bounds.contraction(betas), "n": {}}
-    for n in cfg["ns_sweep"]:
+    for n in steps(cfg["ns_sweep"], f"nashmp-beta-sweep: n in {tuple(cfg['ns_sweep'])} x {len(betas)} betas",
+                   unit="n"):
         batch = games(quick, seed=seed + n, n=n)
         cols = []
         for beta in betas:
@@ -216,19 +237,33 @@ def make_beta_sweep(quick: bool) -> FigureOutput:
     fig, ax = subplots(1, 1, figsize=(5.6, 4.6))
     theory = res["theory"]
     data = {"betas": res["betas"], "theory": theory, "curves": {}}
+    # the curves for different n nearly coincide (that is the claim); distinct line styles, hollow large
+    # markers under small filled ones keep every n visible where they overlap
+    styles = [dict(marker="o", markersize=4, linestyle="-", mfc=None),
+              dict(marker="s", markersize=8, linestyle="--", mfc="none"),
+              dict(marker="^", markersize=3.5, linestyle=":", mfc=None),
+              dict(marker="D", markersize=6, linestyle="-.", mfc="none")]
+    means = {}
     for i, (n, factors) in enumerate(res["n"].items()):
         mean = np.nanmean(factors, axis=0)
         se = np.nanstd(factors, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(factors), axis=0))
-        ax.errorbar(theory, mean, yerr=se, marker="os^Dv"[i % 5], linestyle="-", color=OKABE_ITO[i],
-                    label=f"n = {n}", markersize=4, linewidth=1.0)
+        st = dict(styles[i % len(styles)])
+        mfc = st.pop("mfc")
+        ax.errorbar(theory, mean, yerr=se, color=OKABE_ITO[i], label=f"n = {n}", linewidth=1.0,
+                    markeredgewidth=1.0, zorder=3 + i, **st, **({"mfc": mfc} if mfc else {}))
         data["curves"][f"n={n}"] = {"mean": mean, "se": se}
+        means[n] = mean
+    ns = list(means)
+    spread = float(np.nanmax(np.ptp(np.stack([means[n] for n in ns[1:]]), axis=0))) if len(ns) > 2 else 0.0
+    data["max_gap_between_larger_n"] = spread
     lim = [theory.min() - 0.02, 1.0]
     data["bound"] = plot_bound(ax, np.array(lim), np.array(lim), "bound: factor = 1/(1+2β)")
     ax.set_xlim(lim)
     ax.set_ylim(0, 1.0)
     ax.set_xlabel("theoretical factor 1/(1+2β)   (β from 1 to 0.01, left to right)")
     ax.set_ylabel("fitted factor KL_{t+1}/KL_t")
-    ax.set_title("Nash-MP (η = 2): contraction per iteration")
+    ax.set_title("Nash-MP (η = 2): contraction per iteration" +
+                 (f"\n(n ≥ {ns[1]} curves differ by at most {spread:.3f})" if len(ns) > 2 else ""))
     ax.legend(fontsize=8, loc="upper left")
     notes = ("Reconstructed setting: tournament-free U(0,1) games with random rho, pi_0 uniform; fit on iterates "
              "with 1e-12 < KL < KL_0/2.")
@@ -240,10 +275,11 @@ def approx_sweep(quick: bool = True, seed: int = 0, beta: float = 0.1) -> dict:
     cfg = SETTINGS[bool(quick)]["approx"]
     game = random_game(cfg["n"], seed=seed, reference="random")
     out = {"exact": NashMirrorProx(beta=beta).run(game, cfg["T"]), "game": game, "beta": beta}
-    for M in cfg["M"]:
-        for K in cfg["K"]:
-            algo = ApproximateNashMirrorProx(beta=beta, inner_steps=K, samples=M)
-            out[(K, M)] = algo.run(game, cfg["T"], replicates=cfg["reps"], seed=seed)
+    grid = [(K, M) for M in cfg["M"] for K in cfg["K"]]
+    for K, M in steps(grid, f"nashmp-approx: {len(grid)} (K inner steps, M samples) x {cfg['reps']} seeds x "
+                            f"{cfg['T']} iterations", unit="setting"):
+        algo = ApproximateNashMirrorProx(beta=beta, inner_steps=K, samples=M)
+        out[(K, M)] = algo.run(game, cfg["T"], replicates=cfg["reps"], seed=seed)
     return out
 
 

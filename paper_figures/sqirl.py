@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,11 @@ from rltheory.algorithms.episodic import first_epsilon_optimal
 from rltheory.bounds.sqirl import gorp_episodes, normalized_suboptimality, sqirl_episodes
 from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
-from rltheory.mdps import bridge, garnet
+from rltheory.mdps import bridge, combination_lock, garnet
 from rltheory.models import FiniteHorizonMDP
-from rltheory.plotting import OKABE_ITO, subplots
+from rltheory.plotting import OKABE_ITO, figure_legend, integer_ticks, note_box, subplots
+
+from ._progress import steps
 
 #: Normalised suboptimality at which a policy counts as found: ``(V* - V^pi) / (V* - V^worst) <= EPSILON``.
 EPSILON = 0.01
@@ -60,23 +63,20 @@ MARKERS = {"lock": "o", "sparse Garnet": "s", "BRIDGE": "D", "Garnet": "v"}
 
 # ---------------------------------------------------------------------------- instances
 
+# combination_lock lives in rltheory.mdps (mdps/locks.py); it is re-exported here for older imports.
+__all__ = ["combination_lock", "sparse_garnet", "learning_instances", "analysis_instances", "learners",
+           "sample_complexity", "run", "effective_horizon_rows", "bridge_dir", "missing_inputs", "MissingDataWarning",
+           "budget", "lock_depths", "make_sample_complexity", "make_effective_horizon"]
 
-def combination_lock(depth: int, A: int = 2, horizon: int = LOCK_HORIZON, sticky: float = 0.0,
-                     seed: int = 0) -> FiniteHorizonMDP:
-    """A combination lock in BRIDGE format: states ``0..d-1`` in a chain, one (random) correct action each
-    moves on, any other action falls into an absorbing sink; the last correct action pays 1 and ends the
-    episode. The uniformly random policy's ``Q`` still ranks the correct action first, with a gap of order
-    ``A^-d``: the effective horizon is ``d`` (``k = d`` with ``m = 1``)."""
-    rng = np.random.default_rng(seed)
-    sink = depth
-    T = np.full((depth + 1, A), sink, np.int64)
-    R = np.zeros((depth + 1, A), np.float32)
-    right = rng.integers(0, A, size=depth)
-    for i in range(depth):
-        T[i, right[i]] = i + 1 if i + 1 < depth else -1
-    R[depth - 1, right[depth - 1]] = 1.0
-    name = f"Lock(d={depth},A={A},T={horizon})" + ("-Sticky" if sticky else "")
-    return bridge.from_arrays(T, R, horizon, sticky, name=name)
+
+def budget(quick: bool = True) -> tuple[int, int]:
+    """``(episodes, replicates)`` of the sample-complexity figure in quick or full mode."""
+    return BUDGET[bool(quick)]
+
+
+def lock_depths(quick: bool = True) -> tuple[int, ...]:
+    """Depths of the combination locks of the figures in quick or full mode."""
+    return LOCK_DEPTHS[bool(quick)]
 
 
 def sparse_garnet(S: int = 8, A: int = 2, branching: int = 1, horizon: int = 6, seed: int = 0,
@@ -93,19 +93,50 @@ def sparse_garnet(S: int = 8, A: int = 2, branching: int = 1, horizon: int = 6, 
                             name=f"SparseGarnet(S={S},A={A},b={branching},T={horizon},seed={seed})")
 
 
-def bridge_dir() -> Path | None:
-    """``$RLTHEORY_BRIDGE_DIR`` when set (an empty or missing folder means "no BRIDGE files"), else
-    ``../shared/data/bridge`` beside the checkout or the working folder; ``None`` when there is none."""
+class MissingDataWarning(UserWarning):
+    """Shared input data (the BRIDGE MDPs) were not found: figures are made without them."""
+
+
+_warned_missing = False
+
+
+def bridge_candidates() -> list[Path]:
+    """Folders searched for BRIDGE ``.npz`` files, in order (see :func:`bridge_dir`)."""
     env = os.environ.get("RLTHEORY_BRIDGE_DIR")
     if env is not None:
-        candidates = [Path(env)]
-    else:
-        candidates = [Path(__file__).resolve().parents[2] / "shared" / "data" / "bridge",
-                      Path.cwd().parent / "shared" / "data" / "bridge"]
+        return [Path(env)]
+    return [Path(__file__).resolve().parents[2] / "shared" / "data" / "bridge",
+            Path.cwd().parent / "shared" / "data" / "bridge"]
+
+
+def bridge_dir(*, warn: bool = True) -> Path | None:
+    """``$RLTHEORY_BRIDGE_DIR`` when set (an empty or missing folder means "no BRIDGE files"), else
+    ``../shared/data/bridge`` beside the checkout or the working folder; ``None`` when there is none.
+
+    The first time no folder is found (per process), a :class:`MissingDataWarning` says so loudly, naming
+    the folders searched and the figures affected; the figures' JSON then lists the missing input under
+    ``data.missing_inputs`` and MANIFEST.md marks their rows."""
+    global _warned_missing
+    candidates = bridge_candidates()
     for c in candidates:
         if c.is_dir() and any(c.glob("*.npz")):
             return c
+    if warn and not _warned_missing:
+        _warned_missing = True
+        bar = "!" * 78
+        warnings.warn(MissingDataWarning(
+            f"\n{bar}\nBRIDGE MDPs NOT FOUND. Searched: {', '.join(map(str, candidates))}.\n"
+            "sqirl-sample-complexity, sqirl-effective-horizon and the SQIRL notebook are made WITHOUT the BRIDGE "
+            "instances\n(locks and Garnets only); MANIFEST.md marks their rows. Put the shared folder beside the "
+            f"checkout\n(../shared/data/bridge) or set RLTHEORY_BRIDGE_DIR.\n{bar}"), stacklevel=2)
     return None
+
+
+def missing_inputs() -> list[str]:
+    """Inputs the SQIRL figures would use but cannot find (for ``data.missing_inputs``); empty when complete."""
+    if bridge_dir() is None:
+        return ["BRIDGE MDPs (../shared/data/bridge or $RLTHEORY_BRIDGE_DIR)"]
+    return []
 
 
 #: BRIDGE MDPs in the learners' figure (short horizons) and in the analysis figure, per mode.
@@ -175,14 +206,25 @@ def sample_complexity(trace, analysis) -> np.ndarray:
     return first_epsilon_optimal(sub, EPSILON + 1e-12)
 
 
-def run(quick: bool = True, seed: int = 0) -> list[dict]:
-    """One record per instance: analysis, bounds and per-learner sample complexities."""
+def run(quick: bool = True, seed: int = 0, instances: list | None = None, only: tuple | None = None) -> list[dict]:
+    """One record per instance: analysis, bounds and per-learner sample complexities.
+
+    ``instances``: ``(group, model)`` pairs (default :func:`learning_instances`); ``only``: learner labels
+    to run (default all of :func:`learners`; each learner's runs do not depend on the others).
+    ``records[i]["runs"][label]`` holds every replicate's episodes until ``EPSILON``-optimal (``inf``: not
+    within the budget), and ``sample_complexity`` / ``solved_fraction`` their median and the fraction that
+    finished.
+    """
     episodes, replicates = BUDGET[bool(quick)]
+    instances = learning_instances(quick) if instances is None else list(instances)
     records = []
-    for group, mdp in learning_instances(quick):
+    bar = steps(instances, f"sqirl-sample-complexity: {len(instances)} instances x up to 4 learners x "
+                           f"{replicates} runs x {episodes:,} episodes", unit="instance")
+    for group, mdp in bar:
+        bar.set_postfix_str(mdp.name, refresh=False)
         a = analyze(mdp)
         k = a.best_k()
-        configs = [(label, algo, mdp) for label, algo in learners(mdp, k).items()]
+        configs = [(label, algo, mdp) for label, algo in learners(mdp, k).items() if only is None or label in only]
         traces = sweep(configs, episodes, replicates=replicates, seed=seed,
                        cache_dir=False if quick else None, progress=False)
         H_k = a.horizon_k(k) if k in a.ks else a.effective_horizon
@@ -191,10 +233,12 @@ def run(quick: bool = True, seed: int = 0) -> list[dict]:
                "effective_horizon": a.effective_horizon, "min_k": a.min_k, "H_k": H_k,
                "gorp_bound": float(gorp_episodes(H_k, mdp.A, mdp.H)),
                "sqirl_bound": float(sqirl_episodes(k, H_k, mdp.A, mdp.H, EPSILON, DELTA, D)),
-               "sample_complexity": {}, "solved_fraction": {}}
+               "sample_complexity": {}, "solved_fraction": {}, "quartiles": {}, "runs": {}}
         for label, tr in traces.items():
             sc = sample_complexity(tr, a)
+            rec["runs"][label] = sc
             rec["sample_complexity"][label] = float(np.median(sc))
+            rec["quartiles"][label] = [float(q) for q in np.percentile(sc, [25, 75], method="nearest")]
             rec["solved_fraction"][label] = float(np.isfinite(sc).mean())
         records.append(rec)
     return records
@@ -213,45 +257,71 @@ def _jitter(i: int) -> float:
               "(NeurIPS 2023, arXiv:2304.09853)",
         source="ICLR 2024 Thm. 3.6 and Fig. 2 / NeurIPS 2023 Thm. 5.4, on exact tabular models",
         status="reconstructed setting",
-        description="Median episodes until the recommended policy is 1%-optimal (exact values), per instance, "
-                    "against its exact effective horizon; bounds per instance (GORP T A^{H_k}; SQIRL "
-                    "k T^2 A^{H_k} D ln(1/delta)/epsilon, constant reconstructed). Log scale.")
+        description="Median and interquartile range over runs of the episodes until the recommended policy is "
+                    "1%-optimal (exact values), per instance, against its exact effective horizon, with the "
+                    "fraction of runs that got there; GORP's bound T A^{H_k} per instance; the SQIRL bound "
+                    "(k T^2 A^{H_k} D ln(1/delta)/epsilon, constant reconstructed) is 3-9 decades above the data "
+                    "and given in the caption box. Log scale.")
 def make_sample_complexity(quick: bool) -> FigureOutput:
     records = run(quick)
     episodes, replicates = BUDGET[bool(quick)]
-    fig, ax = subplots(1, 1, figsize=(7.2, 4.6))
+    fig, (ax, axf) = subplots(2, 1, figsize=(7.6, 7.4), gridspec_kw={"height_ratios": (3, 1.1)})
     cap = episodes * 1.6
     for j, label in enumerate(COLORS):
         for rec in records:
             if label not in rec["sample_complexity"]:
                 continue
             sc = rec["sample_complexity"][label]
+            lo, hi = rec["quartiles"][label]
             x = rec["effective_horizon"] + _jitter(j)
             solved = math.isfinite(sc)
-            ax.scatter([x], [sc if solved else cap], marker=MARKERS[rec["group"]], s=26,
-                       facecolors=COLORS[label] if solved else "none", edgecolors=COLORS[label], linewidths=1.0,
-                       label=None)
+            color, marker = COLORS[label], MARKERS[rec["group"]]
+            if math.isfinite(lo) and min(hi, cap) > lo:  # interquartile range of the runs (open above: unsolved)
+                ax.plot([x, x], [lo, min(hi, cap)], color=color, linewidth=1.0, alpha=0.8,
+                        linestyle="-" if math.isfinite(hi) else ":")
+            ax.scatter([x], [sc if solved else cap], marker=marker, s=24, zorder=3,
+                       facecolors=color if solved else "none", edgecolors=color, linewidths=1.0)
+            axf.scatter([x], [rec["solved_fraction"][label]], marker=marker, s=18, facecolors=color,
+                        edgecolors=color, linewidths=0.8)
     order = sorted(range(len(records)), key=lambda i: records[i]["effective_horizon"])
     xs = [records[i]["effective_horizon"] for i in order]
     ax.plot(xs, [records[i]["gorp_bound"] for i in order], linestyle="none", color="k", marker="_", markersize=11,
             markeredgewidth=1.4, label="GORP bound T A^{H_k} per instance (NeurIPS Thm. 5.4)")
-    ax.plot(xs, [records[i]["sqirl_bound"] for i in order], linestyle="none", color="#777777", marker="_",
-            markersize=11, markeredgewidth=1.4, label="SQIRL bound per instance (ICLR Thm. 3.6, reconstructed C)")
     grid = np.linspace(1, max(xs), 50)
     ax.plot(grid, LOCK_HORIZON * 2.0 ** grid, "k--", linewidth=0.8, label="T A^H for T = 8, A = 2 (locks)")
     for label, color in COLORS.items():
-        ax.scatter([], [], color=color, marker="o", s=26, label=label)
+        ax.scatter([], [], color=color, marker="o", s=24, label=label)
     for group, marker in MARKERS.items():
         if any(r["group"] == group for r in records):
-            ax.scatter([], [], facecolors="none", edgecolors="#444444", marker=marker, s=26, label=group)
+            ax.scatter([], [], facecolors="none", edgecolors="#444444", marker=marker, s=24, label=group)
+    ax.plot([], [], color="#444444", linewidth=1.0, label="interquartile range of the runs")
     ax.axhline(cap, color="#bbbbbb", linewidth=0.8)
-    ax.text(min(xs), cap * 1.15, f"not reached within {episodes:,} episodes (hollow)", fontsize=7, color="#777777")
+    ax.text(min(xs), cap * 1.12, f"median not reached within {episodes:,} episodes (hollow; dotted range: "
+            "upper quartile not reached)", fontsize=7, color="#777777")
     ax.set_yscale("log")
-    ax.set_xlabel("effective horizon H (exact, simple bound; steps)")
-    ax.set_ylabel(f"episodes until {EPSILON:.0%}-optimal (median of {replicates})")
+    top = max(cap * 3, 1.5 * max(r["gorp_bound"] for r in records))
+    ax.set_ylim(0.7, top)
+    ax.set_ylabel(f"episodes until {EPSILON:.0%}-optimal\n(median and IQR of {replicates} runs)")
     ax.set_title("Sample complexity vs effective horizon (locks, sparse Garnets" +
                  (", BRIDGE)" if any(r["group"] == "BRIDGE" for r in records) else "; no BRIDGE files)"))
-    ax.legend(fontsize=6.5, loc="upper left", ncol=2)
+    ratio = np.array([r["sqirl_bound"] / r["sample_complexity"]["SQIRL"] for r in records
+                      if math.isfinite(r["sample_complexity"].get("SQIRL", math.inf))])
+    sq = np.array([r["sqirl_bound"] for r in records])
+    vacuity = {"sqirl_bound_min": float(sq.min()), "sqirl_bound_max": float(sq.max()),
+               "sqirl_bound_over_median_min": float(ratio.min()) if ratio.size else None,
+               "sqirl_bound_over_median_max": float(ratio.max()) if ratio.size else None}
+    text = (f"SQIRL bound (ICLR Thm. 3.6, constant 1, reconstructed): {sq.min():.1e} to {sq.max():.1e} "
+            "episodes per instance")
+    if ratio.size:
+        text += (f",\n{ratio.min():.0e} to {ratio.max():.0e} times SQIRL's median: vacuous here, not drawn")
+    note_box(ax, text, loc="lower right", fontsize=6.5)
+    axf.set_ylim(-0.05, 1.08)
+    axf.set_ylabel("fraction of runs\nthat got there")
+    axf.set_xlabel("effective horizon H (exact, simple bound; steps)")
+    axf.set_xlim(ax.get_xlim())
+    ax.set_xticks(axf.get_xticks())
+    ax.set_xlim(axf.get_xlim())
+    figure_legend(fig, ax, ncol=4, fontsize=7)
     have_bridge = any(r["group"] == "BRIDGE" for r in records)
     notes = ("Reconstructed setting: exact tabular models instead of the papers' deep-RL runs. Instances: "
              "combination locks (T = 8, depth d: effective horizon d), deterministic and sticky (p = 0.25); "
@@ -261,10 +331,31 @@ def make_sample_complexity(quick: bool) -> FigureOutput:
                                   "the other instances only.") +
              f" epsilon = {EPSILON} of V* - V_worst; SQIRL and GORP use the k achieving the effective horizon, m "
              "doubling from 1 (anytime passes); Q-learning epsilon-greedy 0.1 with step (H+1)/(H+n); UCBVI-BF "
-             "bonus scale 0.01 on dense instances with S T <= 200. Bounds: GORP T A^{H_k} episodes (success "
-             "probability 1/2); SQIRL Theorem 3.6 with constant 1 and D = S A (reconstructed).")
+             "bonus scale 0.01 on dense instances with S T <= 200. Markers: median over runs (hollow: not reached "
+             "within the budget); bars: interquartile range; lower panel: fraction of runs that reached "
+             "epsilon-optimality. Bounds: GORP T A^{H_k} episodes (success probability 1/2), drawn; SQIRL "
+             "Theorem 3.6 with constant 1 and D = S A (reconstructed), " +
+             (f"{vacuity['sqirl_bound_over_median_min']:.0e} to {vacuity['sqirl_bound_over_median_max']:.0e} "
+              "times SQIRL's median (vacuous at these sizes), " if ratio.size else "") +
+             "in data.records[*].sqirl_bound, not drawn.")
     return FigureOutput(fig, {"records": records, "epsilon": EPSILON, "delta": DELTA, "episodes": episodes,
-                              "replicates": replicates}, notes)
+                              "replicates": replicates, "sqirl_bound_vacuity": vacuity,
+                              "missing_inputs": missing_inputs()}, notes)
+
+
+def effective_horizon_rows(quick: bool = True, instances: list | None = None) -> list[dict]:
+    """The exact analysis of every instance of the effective-horizon figure (default
+    :func:`analysis_instances`): one dict per instance with ``T, S, A, sticky, effective_horizon, min_k, epw,
+    ks, H_k``. No wall time: the figure's JSON must be reproducible."""
+    instances = analysis_instances(quick) if instances is None else list(instances)
+    rows = []
+    for group, mdp in steps(instances, f"sqirl-effective-horizon: exact analysis of {len(instances)} MDPs",
+                            unit="MDP"):
+        a = analyze(mdp)
+        rows.append({"name": mdp.name, "group": group, "T": mdp.H, "S": mdp.S, "A": mdp.A,
+                     "sticky": bool(mdp.meta.get("sticky")), "effective_horizon": a.effective_horizon,
+                     "min_k": a.min_k, "epw": a.epw, "ks": a.ks, "H_k": a.horizons_k})
+    return rows
 
 
 @figure("sqirl-effective-horizon",
@@ -275,35 +366,33 @@ def make_sample_complexity(quick: bool) -> FigureOutput:
         status="reconstructed setting",
         description="Left: effective horizon against T (diagonal: vacuous). Right: H_k against k.")
 def make_effective_horizon(quick: bool) -> FigureOutput:
-    inst = analysis_instances(quick)
-    rows = []
+    rows = effective_horizon_rows(quick)
     fig, (ax, ax2) = subplots(1, 2, figsize=(10, 4.2))
-    for group, mdp in inst:
-        a = analyze(mdp)
-        sticky = bool(mdp.meta.get("sticky"))
-        rows.append({"name": mdp.name, "group": group, "T": mdp.H, "S": mdp.S, "A": mdp.A, "sticky": sticky,
-                     "effective_horizon": a.effective_horizon, "min_k": a.min_k, "epw": a.epw,
-                     "ks": a.ks, "H_k": a.horizons_k, "seconds": a.seconds})
     groups = list(dict.fromkeys(r["group"] for r in rows))
     palette = dict(zip(["lock", "sparse Garnet", "Garnet", "BRIDGE"], OKABE_ITO[:4], strict=True))
-    for g in sorted(groups, key=lambda g: g == "Garnet"):  # dense Garnets last, on top of the diagonal
+    # each group sits at its own small offset from T, so dense Garnets (on the diagonal) and sparse Garnets
+    # (often on it too) are side by side instead of on top of each other
+    offset = {"Garnet": 0.93, "sparse Garnet": 1.07, "lock": 1.0, "BRIDGE": 1.0}
+    for g in groups:
         for sticky in (False, True):
             sel = [r for r in rows if r["group"] == g and r["sticky"] == sticky]
             if not sel:
                 continue
             T = np.array([r["T"] for r in sel], float)
-            jitter = 1.0 + 0.03 * (np.arange(len(sel)) % 3 - 1)
-            ax.scatter(T * jitter, [r["effective_horizon"] for r in sel], marker=MARKERS.get(g, "o"),
-                       s=18 if g == "Garnet" else 30,
-                       facecolors=palette[g] if not sticky else "none", edgecolors=palette[g],
+            jitter = offset.get(g, 1.0) + 0.015 * (np.arange(len(sel)) % 3 - 1)
+            ax.scatter(T * jitter, [r["effective_horizon"] for r in sel], marker=MARKERS.get(g, "o"), s=30,
+                       facecolors=palette[g] if not sticky else "none", edgecolors=palette[g], alpha=0.85,
                        label=f"{g}" + (" (sticky)" if sticky else ""))
     top = max(r["T"] for r in rows)
     ax.plot([1, top], [1, top], "k--", linewidth=0.9, label="H = T (vacuous)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if top < 30:  # no BRIDGE MDPs: T spans less than a decade, label the horizons themselves
+        integer_ticks(ax, [1] + [r["T"] for r in rows], axis="x")
+        integer_ticks(ax, [1, 2, 3, 4, 6, 8, 12], axis="y")
     ax.set_xlabel("horizon T (steps)")
     ax.set_ylabel("effective horizon H (steps)")
-    ax.set_title("Effective horizon vs horizon")
+    ax.set_title("Effective horizon vs horizon" + ("" if top >= 30 else " (no BRIDGE files found)"))
     ax.legend(fontsize=6.5, loc="upper left")
     shown = [r for r in rows if r["group"] == "lock" and len(r["ks"])][1:4:2]
     shown += [r for r in rows if r["group"] == "BRIDGE" and len(r["ks"])][:4]
@@ -311,6 +400,7 @@ def make_effective_horizon(quick: bool) -> FigureOutput:
     for i, r in enumerate(shown):
         ax2.plot(r["ks"], r["H_k"], marker="o", markersize=3, color=line_colors[i % len(line_colors)],
                  linewidth=1.2, linestyle="-" if not r["sticky"] else "--", label=r["name"][:38])
+    integer_ticks(ax2, [k for r in shown for k in r["ks"]], axis="x")
     ax2.set_xlabel("planning depth k")
     ax2.set_ylabel("H_k = k + log_A m_k (steps)")
     ax2.set_title("H_k for the k that work (H = min_k H_k)")
@@ -322,4 +412,4 @@ def make_effective_horizon(quick: bool) -> FigureOutput:
               + ("; UnlockPickup (17,225 states) only in full mode." if quick else ".")
               if have_bridge else "No BRIDGE files were found (../shared/data/bridge): locks and Garnets only.")
              + " For sticky models the simple bound is our generalisation (successors over the next-state support).")
-    return FigureOutput(fig, {"rows": rows}, notes)
+    return FigureOutput(fig, {"rows": rows, "missing_inputs": missing_inputs()}, notes)

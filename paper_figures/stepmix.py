@@ -9,8 +9,18 @@ The paper's experiments could not be read (only its abstract), so the setting is
   baseline with ``V^b = 0.6 V*``. Spec §A4 asks for ``(1 - eta) uniform + eta pi*``; here the uniform
   policy already earns ``0.66 V*``, so the baseline mixes the uniform with the *worst* policy
   (:func:`~rltheory.algorithms.conservative.baseline_for_ratio`).
-* **R2** (hard gap): RiverSwim with ``S = 6, A = 2, H = 20``; the baseline always swims LEFT
-  (``V^b = 0.00925``, 1.4% of ``V*``): the per-episode budget ``alpha V^b`` is tiny.
+* **R2** (hard gap, a chain whose baseline takes the safe action): Strens' chain (:func:`rltheory.mdps.chain`,
+  ``S = 5, A = 2``, slip 0.2) with ``H = 10``; the baseline always takes "return" (the small sure reward),
+  ``V^b = 0.62 V*``. Spec §A4 asks for RiverSwim (``S = 6, H = 20``) with an always-LEFT baseline; there the
+  conservative learners **provably cannot leave the baseline** at any simulable ``K``, so every panel was
+  vacuous: ``V^b = 0.00925`` (1.4% of ``V*``), so the per-episode budget ``alpha V^b = 9.3e-4`` is ``5e-5`` of
+  the value range ``H``. A deviation from the baseline is certified only once the pessimistic error of its
+  value, of order ``H^2 sqrt(S log(.)/n)`` summed over the steps, falls below ``alpha V^b`` (spec §A2.1: the
+  baseline is played for about ``H^{O(1)} S^2 A / (alpha V^b)^2`` episodes), i.e. after ``n ~ 10^11`` visits
+  per pair; until then StepMix sits at its floor ``rho_min`` and EpsMix at ``alpha``. :func:`riverswim_left`
+  computes these numbers; the recipes report them in their data (``riverswim_left``). Strens' chain keeps the
+  spec's structure (a safe action that pays a little at once, a risky one that pays more later) with a budget
+  ``alpha V^b / H = 0.016`` close to R1's (0.046), so the learners do leave the baseline within the budget.
 
 Methods: StepMix, EpsMix, UCBVI-BF (unconstrained: the shared loop at ``rho = 1``,
 :class:`~rltheory.algorithms.conservative.OptimisticOnly`, identical to
@@ -35,11 +45,13 @@ import numpy as np
 from rltheory.algorithms import BaselineOnly, ConservativeUCBVI, EpsMix, StepMix
 from rltheory.algorithms.conservative import OptimisticOnly, baseline_for_ratio
 from rltheory.bounds.stepmix import fit_leading_constant, leading_term, loglog_slope, regret_safe_cap, safe_floor
+from rltheory.errors import InvalidParameterError
 from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
-from rltheory.mdps import garnet, riverswim
+from rltheory.mdps import chain, garnet, riverswim
+from rltheory.paper_figures._progress import steps
 from rltheory.planning import backward_induction, evaluate
-from rltheory.plotting import OKABE_ITO, plot_bound, plot_curves, regret_axes, subplots
+from rltheory.plotting import OKABE_ITO, figure_legend, plot_bound, plot_curves, regret_axes, subplots
 
 PAPER = "Li, Huang, Shen & Yang (ICML 2023), Near-optimal Conservative Exploration in RL under Episode-wise Constraints"
 ALPHA = 0.1
@@ -51,7 +63,10 @@ SCALES = (1.0, SMALL_SCALE)
 BUDGET = {True: (3_000, 4), False: (20_000, 20)}
 METHODS = ("StepMix", "EpsMix", "UCBVI-BF", "CUCBVI (budget)", "baseline only")
 COLORS = dict(zip(METHODS, OKABE_ITO, strict=False))
-NOTES = ("Reconstructed setting (spec §A4): the paper's experiments were not available. Values are exact values of "
+NOTES = ("Reconstructed setting (spec §A4): the paper's experiments were not available. R2 is Strens' chain with an "
+         "always-'return' baseline instead of the spec's RiverSwim with an always-LEFT baseline, on which the "
+         "conservative learners can never leave the baseline (budget alpha V^b = 9.3e-4, 5e-5 of H: see "
+         "data.riverswim_left and the module docstring). Values are exact values of "
          "the deployed policies; UCBVI-BF is the shared loop at rho = 1 (identical to rltheory's UCBVI). The "
          "theorem's constants are unknown: the sqrt(H^3 S A K iota) curve has a least-squares constant fitted to "
          "StepMix and is labelled so; the dashed K (Delta_b + alpha V^b) line is a provable cap for any "
@@ -63,11 +78,33 @@ def environments() -> dict:
     """``name -> (model, baseline (H, S, A), label)`` for R1 and R2."""
     r1 = garnet(S=10, A=3, branching=10, horizon=10, seed=0, stationary=False)
     b1, _ = baseline_for_ratio(r1, 0.6)
-    r2 = riverswim(n_states=6, horizon=20)
+    r2 = chain(n_states=5, horizon=10)
     b2 = np.zeros((r2.H, r2.S, r2.A))
-    b2[..., 0] = 1.0  # always LEFT
+    b2[..., 1] = 1.0  # always "return": the safe action
     return {"R1": (r1, b1, "R1: random MDP (S=10, A=3, H=10)"),
-            "R2": (r2, b2, "R2: RiverSwim-6, H=20, baseline LEFT")}
+            "R2": (r2, b2, "R2: Strens' chain (S=5, A=2, H=10), baseline 'return'")}
+
+
+def budget(quick: bool = True) -> tuple[int, int]:
+    """``(episodes, replicates)`` of the StepMix figures in quick or full mode."""
+    return BUDGET[bool(quick)]
+
+
+def riverswim_left(alpha: float = ALPHA) -> dict:
+    """The spec's original R2 (RiverSwim-6, ``H = 20``, baseline always LEFT) and why it is vacuous.
+
+    Returns ``V*``, ``V^b``, the per-episode budget ``alpha V^b``, its ratio to the value range ``H``, and the
+    count ``n`` at which one pair's Weissman radius ``sqrt(2 S ln(.)/n)`` times ``H`` (the pessimistic error
+    on one step's value, at least) falls below the budget: no deviation is certified before that."""
+    mdp = riverswim(n_states=6, horizon=20)
+    b = np.zeros((mdp.H, mdp.S, mdp.A))
+    b[..., 0] = 1.0
+    v_star = backward_induction(mdp).value
+    v_b = float(mdp.mu @ evaluate(mdp, b)[0])
+    budget = alpha * v_b
+    log_term = np.log(2 * mdp.S * mdp.A * mdp.H * BUDGET[False][0] / DELTA)
+    return {"v_star": v_star, "v_b": v_b, "v_b_over_v_star": v_b / v_star, "budget": budget,
+            "budget_over_H": budget / mdp.H, "visits_needed": float(2 * mdp.S * log_term * (mdp.H / budget) ** 2)}
 
 
 def _learners(baseline, alpha, scale) -> dict:
@@ -97,7 +134,42 @@ def configurations() -> list[tuple]:
 def run(quick: bool = True, seed: int = 0) -> dict:
     """Traces of every configuration: ``{(env, scale, alpha, method): Trace}`` (cached on disk by the runner)."""
     episodes, replicates = BUDGET[bool(quick)]
-    return sweep(configurations(), episodes, replicates=replicates, seed=seed)
+    configs = configurations()
+    envs = list(environments())
+    out = {}
+    bar = steps(envs, f"stepmix: {len(envs)} settings x {len(configs) // len(envs)} (method, scale, alpha) x "
+                      f"{replicates} runs x {episodes:,} episodes", unit="setting")
+    for env in bar:
+        bar.set_postfix_str(env, refresh=False)
+        out.update(sweep([c for c in configs if c[0][0] == env], episodes, replicates=replicates, seed=seed))
+    return out
+
+
+def setting(env: str) -> dict:
+    """Setting ``env`` (``"R1"`` or ``"R2"``): ``{"mdp", "baseline" (H, S, A), "label", "v_star", "v_b", "gap",
+    "S", "A", "H"}``."""
+    if env not in environments():
+        raise InvalidParameterError("env", f"must be one of {sorted(environments())}, got {env!r}", value=env)
+    mdp, baseline, _ = environments()[env]
+    return {**_facts(env), "baseline": baseline}
+
+
+def certified_lower_bound(counts: tuple, policy, baseline, mu, rhos, *, episodes: int, delta: float = DELTA):
+    """The certified lower bound ``V_low`` of the per-step mixtures ``rho * policy + (1 - rho) * baseline``.
+
+    ``counts``: ``(counts_sas (H, S, A, S), counts_sa (H, S, A), reward_sum (H, S, A))`` as
+    :meth:`~rltheory.algorithms.offline.Dataset.counts` returns them; ``policy (H, S)`` deterministic actions;
+    ``baseline (H, S, A)``; ``mu (S,)``; ``rhos (G,)``; ``episodes`` and ``delta`` set Weissman's log term as
+    the learners do. Returns ``(G,)``: one backward pass of the pessimistic evaluation (rule R1) per ``rho``,
+    without the floor ``(1 - rho)^H V^b`` (take the maximum with it for ``L(rho)``)."""
+    from rltheory.kernels import pessimism
+
+    cs, ca, rs = (np.asarray(c) for c in counts)
+    H, S, A = np.shape(baseline)
+    wlog = pessimism.weissman_log_term(S, A, H, episodes, delta)
+    rhos = np.asarray(rhos, dtype=np.float64)
+    return pessimism.pessimistic_mixture_values(cs[None], ca[None], rs[None], np.asarray(policy)[None], baseline, mu,
+                                                wlog, 0.0, rhos[None])[0]
 
 
 def _facts(env: str) -> dict:
@@ -146,12 +218,17 @@ def make_regret(quick: bool) -> FigureOutput:
                 c = fit_leading_constant(K, curves["StepMix"].mean(axis=0), f["S"], f["A"], f["H"], DELTA)
                 shape = c * leading_term(f["S"], f["A"], f["H"], K, DELTA)
                 panel["bounds"]["fitted c sqrt(H^3 S A K iota)"] = plot_bound(
-                    ax, K, shape, f"c√(H³SAKι), c={c:.2g} fitted to StepMix (constants unknown)", color="#888888")
+                    ax, K, shape, "c√(H³SAKι), c fitted to StepMix (the theorem's constants are unknown)",
+                    color="#888888")
                 panel["fitted_constant"] = c
             scale_name = "theory scale (optimism scale 1)" if scale == 1.0 else f"optimism scale {scale:g}"
-            regret_axes(ax, title=f"{f['label']}\n{scale_name}, α={ALPHA}", legend=False)
-            ax.legend(fontsize=7, loc="upper left")
+            fitted = f", fitted c = {panel['fitted_constant']:.2g}" if "fitted_constant" in panel else ""
+            regret_axes(ax, title=f"{f['label']}\n{scale_name}, α={ALPHA}{fitted}", legend=False)
             data["panels"][f"{env}, scale {scale:g}"] = panel
+    figure_legend(fig, axes, ncol=4)
+    data["riverswim_left"] = riverswim_left()
+    # per-run final regret of every configuration: the fingerprint tests/test_committed_figures.py recomputes
+    data["final_per_replicate"] = {"|".join(map(str, key)): t.cumulative_regret[:, -1] for key, t in traces.items()}
     return FigureOutput(fig, data, NOTES)
 
 
@@ -184,8 +261,9 @@ def make_values(quick: bool) -> FigureOutput:
         panel.update(v_star=f["v_star"], v_b=f["v_b"], threshold=threshold)
         regret_axes(ax, log="x", ylabel="exact value of the deployed policy", legend=False,
                     title=f"{f['label']}\noptimism scale {SMALL_SCALE:g}, α={ALPHA}; thick: mean, thin: worst")
-        ax.legend(fontsize=7, loc="upper left")
         data["panels"][env] = panel
+    figure_legend(fig, axes, ncol=6)
+    data["riverswim_left"] = riverswim_left()
     return FigureOutput(fig, data, NOTES)
 
 
@@ -235,9 +313,9 @@ def make_rho(quick: bool) -> FigureOutput:
             ax.set_yscale("log")
             floor_name = "1 − (1 − α)^{1/H}" if method == "StepMix" else "α"
             regret_axes(ax, log="x", ylabel="mixing coefficient ρ_k",
-                        title=f"{method} on {f['label']}\ndotted: ρ floor {floor_name}")
-            ax.legend(fontsize=7, loc="lower right")
+                        title=f"{method} on {f['label']}\ndotted: ρ floor {floor_name}", legend=False)
             data["panels"][f"{env} {method}"] = panel
+    figure_legend(fig, axes, ncol=3)
     return FigureOutput(fig, data, NOTES)
 
 

@@ -173,8 +173,9 @@ def _cmd_reproduce(args) -> int:
         print(f"rltheory reproduce: {exc}; the others and {Path(out) / 'MANIFEST.md'} were written",
               file=sys.stderr)
         return 1
-    for r in results:
-        print(f"{r.name}: {r.png} {r.json}")
+    for r in results:  # per-figure wall time, so that `make figures` shows where the minutes go
+        print(f"{r.name}: {r.png} {r.json} ({r.seconds:.1f} s)")
+    print(f"total: {sum(r.seconds for r in results):.1f} s for {len(results)} figure(s)")
     print(f"manifest: {Path(out) / 'MANIFEST.md'}")
     return 0
 

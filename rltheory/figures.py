@@ -304,11 +304,15 @@ def _last_mode(out: Path, name: str) -> str:
     if not path.is_file():
         return "not generated"
     try:
-        mode = json.loads(path.read_text(encoding="utf-8")).get("mode")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        mode = doc.get("mode")
+        missing = (doc.get("data") or {}).get("missing_inputs") or []
     except (OSError, ValueError, AttributeError):
         return "unreadable JSON"
     if mode not in ("quick", "full"):
         return "unknown"
+    if missing:  # a recipe ran without some of its input data (e.g. ../shared absent): say so in the row
+        mode = f"{mode}, **INCOMPLETE: without {'; '.join(map(str, missing))}**"
     return mode if (out / f"{name}.png").is_file() else f"{mode} (PNG missing)"
 
 

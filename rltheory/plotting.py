@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -44,6 +45,10 @@ __all__ = [
     "plot_curves",
     "plot_bound",
     "regret_axes",
+    "legend_outside",
+    "figure_legend",
+    "integer_ticks",
+    "note_box",
     "savefig",
 ]
 
@@ -109,12 +114,13 @@ def style() -> Iterator[None]:
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
-             **subplot_kw) -> tuple[Figure, object]:
+             gridspec_kw: dict | None = None, **subplot_kw) -> tuple[Figure, object]:
     """A new :class:`Figure` (constrained layout, :data:`STYLE`) and its axes.
 
     Returns ``(fig, ax)`` for one panel, else ``(fig, axes)`` with ``axes`` a NumPy array of
     shape ``(nrows, ncols)`` squeezed as :meth:`Figure.subplots` does. No ``pyplot``: nothing
-    to close, no display needed.
+    to close, no display needed. ``gridspec_kw`` (e.g. ``{"height_ratios": (3, 1)}``) goes to
+    :meth:`Figure.subplots`; other keywords are passed to every subplot.
     """
     nrows = check_int(nrows, "nrows", low=1)
     ncols = check_int(ncols, "ncols", low=1)
@@ -123,7 +129,7 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | N
             w, h = STYLE["figure.figsize"]
             figsize = (w * (1 + 0.8 * (ncols - 1)), h * (1 + 0.8 * (nrows - 1)))
         fig = Figure(figsize=figsize, layout="constrained")
-        axes = fig.subplots(nrows, ncols, subplot_kw=subplot_kw or None)
+        axes = fig.subplots(nrows, ncols, subplot_kw=subplot_kw or None, gridspec_kw=gridspec_kw)
     return fig, axes
 
 
@@ -270,6 +276,77 @@ def regret_axes(ax, *, log: bool | str = False, xlabel: str = "episodes K",
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best")
     return ax
+
+
+def legend_outside(ax, *, side: str = "right", fontsize: float = 7.0, ncol: int = 1, **kwargs):
+    """Put ``ax``'s legend outside the plotting area so that it never covers a curve.
+
+    ``side="right"``: to the right of the axes (top-aligned); ``"below"``: under the x-axis label,
+    centred, in ``ncol`` columns. Constrained layout (:func:`subplots`) makes room for it. Returns
+    the legend, or ``None`` when ``ax`` has no labelled artist.
+    """
+    if side not in ("right", "below"):
+        raise InvalidParameterError("side", f"must be 'right' or 'below', got {side!r}", value=side)
+    if not ax.get_legend_handles_labels()[0]:
+        return None
+    if side == "right":
+        return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                         fontsize=fontsize, ncol=ncol, **kwargs)
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), borderaxespad=0.0,
+                     fontsize=fontsize, ncol=ncol, **kwargs)
+
+
+def figure_legend(fig: Figure, axes, *, fontsize: float = 8.0, ncol: int = 4, **kwargs):
+    """One legend for the whole figure, below every panel (never over a curve).
+
+    Collects the labelled artists of ``axes`` (an Axes or an array of them), keeps the first artist
+    of each label, in order, and places them under the figure (``loc="outside lower center"``,
+    which constrained layout makes room for). Returns the legend, or ``None`` without labels.
+    """
+    seen: dict[str, object] = {}
+    for ax in np.atleast_1d(axes).ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in seen and not label.startswith("_"):
+                seen[label] = handle
+    if not seen:
+        return None
+    return fig.legend(list(seen.values()), list(seen), loc="outside lower center", fontsize=fontsize,
+                      ncol=min(ncol, len(seen)), **kwargs)
+
+
+def integer_ticks(ax, values, *, axis: str = "x", max_ticks: int = 12) -> None:
+    """Plain integer tick labels at ``values`` on a (possibly log-scaled) axis.
+
+    A log axis that spans less than a couple of decades gets one labelled tick (``10^0``) or
+    none from matplotlib's default locator; this puts a tick at each distinct value (at most
+    ``max_ticks`` of them, evenly thinned) with plain labels and removes the minor ticks.
+    """
+    if axis not in ("x", "y"):
+        raise InvalidParameterError("axis", f"must be 'x' or 'y', got {axis!r}", value=axis)
+    vals = np.unique(np.asarray(values, dtype=np.float64))
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return
+    if vals.size > max_ticks:
+        vals = vals[np.unique(np.round(np.linspace(0, vals.size - 1, max_ticks)).astype(int))]
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_ticks(vals, labels=[f"{v:g}" for v in vals])
+    target.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
+def note_box(ax, text: str, *, loc: str = "lower right", fontsize: float = 7.0):
+    """A boxed note inside ``ax`` (e.g. a vacuous bound's value, which would dwarf the data if drawn).
+
+    ``loc``: ``"lower right"``, ``"upper left"``, ``"upper right"`` or ``"lower left"``.
+    """
+    places = {"lower right": (0.98, 0.03, "right", "bottom"), "upper left": (0.02, 0.97, "left", "top"),
+              "upper right": (0.98, 0.97, "right", "top"), "lower left": (0.02, 0.03, "left", "bottom")}
+    if loc not in places:
+        raise InvalidParameterError("loc", f"must be one of {sorted(places)}, got {loc!r}", value=loc)
+    x, y, ha, va = places[loc]
+    return ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=fontsize,
+                   bbox={"boxstyle": "round,pad=0.35", "facecolor": "white", "edgecolor": "#999999",
+                         "alpha": 0.9})
 
 
 def savefig(fig: Figure, path: str | os.PathLike, *, dpi: float | None = None) -> Path:

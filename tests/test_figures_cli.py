@@ -488,3 +488,82 @@ def test_find_checkout(tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "pyproject.toml").write_text('[project]\nname = "not-rltheory"\n')
     assert find_checkout(tmp_path / "other") is None or find_checkout(tmp_path / "other") != tmp_path / "other"
+# ---------------------------------------------------------------------------- round-two additions
+
+
+def test_cli_reproduce_prints_per_figure_wall_time(fake_dist, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "dummy-curve", "-q"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("dummy-curve:"))
+    assert line.endswith(" s)") and "total:" in out
+
+
+def test_manifest_marks_figures_made_without_their_input_data(tmp_path):
+    @F.figure("dummy-missing", title="Needs shared data", paper="Local (2024)", source="Fig. 9",
+              status="reproduced")
+    def make(quick):
+        fig, _ = P.subplots()
+        return F.FigureOutput(fig, {"missing_inputs": ["BRIDGE MDPs (../shared/data/bridge)"]})
+
+    register_dummy()
+    F.reproduce(["dummy-missing", "dummy-local"], out=tmp_path, progress=False, load=False)
+    rows = {line.split("`")[1]: line for line in (tmp_path / "MANIFEST.md").read_text().splitlines()
+            if line.startswith("| `")}
+    assert "INCOMPLETE: without BRIDGE MDPs" in rows["dummy-missing"]
+    assert "INCOMPLETE" not in rows["dummy-local"]
+
+
+def test_missing_bridge_folder_warns_once_and_is_recorded(tmp_path, monkeypatch):
+    from rltheory.paper_figures import sqirl
+
+    monkeypatch.setenv("RLTHEORY_BRIDGE_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(sqirl, "_warned_missing", False)
+    with pytest.warns(sqirl.MissingDataWarning, match="BRIDGE MDPs NOT FOUND"):
+        assert sqirl.bridge_dir() is None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second call is silent
+        assert sqirl.bridge_dir() is None
+        assert sqirl.missing_inputs() == ["BRIDGE MDPs (../shared/data/bridge or $RLTHEORY_BRIDGE_DIR)"]
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "x.npz").write_bytes(b"")
+    monkeypatch.setenv("RLTHEORY_BRIDGE_DIR", str(tmp_path / "here"))
+    assert sqirl.bridge_dir() == tmp_path / "here" and sqirl.missing_inputs() == []
+
+
+def test_legend_helpers_place_legends_outside_the_axes(tmp_path):
+    fig, axes = P.subplots(1, 2)
+    k = np.arange(1, 101)
+    for ax in axes:
+        P.plot_curves(ax, k, {"a": np.ones((2, 100)) * k, "b": np.ones((2, 100)) * 2 * k})
+    assert P.figure_legend(fig, axes) is not None
+    assert len(fig.legends[0].get_texts()) == 2  # one entry per label, not per panel
+    leg = P.legend_outside(axes[0], side="right")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)  # constrained layout places the legend while drawing
+    assert leg.get_window_extent(renderer).x0 >= axes[0].get_window_extent(renderer).x1
+    fig2, ax2 = P.subplots()
+    assert P.legend_outside(ax2) is None and P.figure_legend(fig2, ax2) is None
+    with pytest.raises(InvalidParameterError):
+        P.legend_outside(axes[0], side="left")
+
+
+def test_integer_ticks_label_short_log_axes():
+    fig, ax = P.subplots()
+    ax.plot([3, 4, 6, 8], [1, 2, 3, 4])
+    ax.set_xscale("log")
+    P.integer_ticks(ax, [3, 4, 6, 8, 8])
+    assert list(ax.get_xticks()) == [3, 4, 6, 8]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "4", "6", "8"]
+    P.integer_ticks(ax, np.arange(1, 40), axis="y", max_ticks=5)
+    assert len(ax.get_yticks()) == 5
+    with pytest.raises(InvalidParameterError):
+        P.integer_ticks(ax, [1], axis="z")
+    box = P.note_box(ax, "Thm 1 bound: 1e12")
+    assert box.get_text() == "Thm 1 bound: 1e12"
+    with pytest.raises(InvalidParameterError):
+        P.note_box(ax, "x", loc="middle")

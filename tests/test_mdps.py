@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rltheory.errors import InvalidParameterError
-from rltheory.mdps import chain, garnet, riverswim
-from rltheory.planning import backward_induction, policy_value
+from rltheory.mdps import chain, combination_lock, garnet, riverswim
+from rltheory.planning import backward_induction, evaluate, policy_value
 
 
 @pytest.mark.parametrize("make, value", [(riverswim, 0.6511), (garnet, 8.1477), (chain, 6.2568)])
@@ -50,9 +50,34 @@ def test_chain_values():
     (lambda: garnet(seed=-1), "seed"),
     (lambda: chain(slip=1.5), "slip"),
     (lambda: garnet(A=2.5), "A"),
+    (lambda: combination_lock(0), "depth"),
+    (lambda: combination_lock(2, A=1), "A"),
+    (lambda: combination_lock(2, sticky=1.0), "sticky"),
+    (lambda: combination_lock(2, horizon=0), "horizon"),
 ])
 def test_bad_arguments_name_the_argument(call, arg):
     with pytest.raises(InvalidParameterError) as e:
         call()
     assert e.value.argument == arg
     assert isinstance(e.value, ValueError)
+
+
+@pytest.mark.parametrize("depth, A", [(1, 2), (3, 2), (2, 3)])
+def test_combination_lock_values_by_hand(depth, A):
+    """Only the one correct sequence pays: V* = 1, and the uniform policy opens the lock with
+    probability A^-depth (1/2, 1/8, 1/9 here)."""
+    m = combination_lock(depth, A=A, horizon=5)
+    assert (m.S, m.A, m.H) == (depth + 2, A, 5)  # chain, sink, END
+    assert m.name == f"Lock(d={depth},A={A},T=5)"
+    assert backward_induction(m).value == pytest.approx(1.0, abs=1e-12)
+    uniform = np.full((m.H, m.S, m.A), 1.0 / A)
+    assert float(m.mu @ evaluate(m, uniform)[0]) == pytest.approx(A ** -depth, abs=1e-12)
+
+
+def test_combination_lock_sticky_name_and_layout():
+    m = combination_lock(2, sticky=0.25)
+    assert m.name == "Lock(d=2,A=2,T=8)-Sticky"  # once, not "-Sticky-Sticky"
+    assert m.S == (2 + 2) * 2 + 1  # (state, previous action) pairs plus the first-step state
+    assert combination_lock(2).name == "Lock(d=2,A=2,T=8)"
+    # the correct actions depend on the seed only
+    assert combination_lock(4, seed=1).fingerprint == combination_lock(4, seed=1).fingerprint

@@ -11,8 +11,7 @@ from rltheory.algorithms.effective_horizon_analysis import analyze, q_iterates
 from rltheory.algorithms.episodic import first_epsilon_optimal, policy_evaluator
 from rltheory.bounds import sqirl as bounds
 from rltheory.errors import InvalidParameterError, ValidationError
-from rltheory.mdps import bridge, garnet
-from rltheory.paper_figures.sqirl import combination_lock
+from rltheory.mdps import bridge, combination_lock, garnet
 from rltheory.planning import backward_induction
 
 # ---------------------------------------------------------------------------- SQIRL converges to greedy(Q^k)
@@ -246,9 +245,12 @@ def test_recipes_are_registered_and_run_without_bridge_files(tmp_path, monkeypat
         assert FIGURES[name].status == "reconstructed setting"
         assert FIGURES[name].module == "rltheory.paper_figures.sqirl"
     monkeypatch.setenv("RLTHEORY_BRIDGE_DIR", str(tmp_path))  # an empty folder: no BRIDGE files
-    assert recipe.bridge_dir() is None
+    monkeypatch.setattr(recipe, "_warned_missing", False)
+    with pytest.warns(recipe.MissingDataWarning, match="NOT FOUND"):  # said once, loudly
+        assert recipe.bridge_dir() is None
     out = recipe.make_effective_horizon(quick=True)
     assert "No BRIDGE files" in out.notes
+    assert out.data["missing_inputs"], "the JSON must record the missing input (MANIFEST marks the row)"
     assert {r["group"] for r in out.data["rows"]} == {"lock", "Garnet", "sparse Garnet"}
     locks = [r for r in out.data["rows"] if r["group"] == "lock"]
     assert [r["effective_horizon"] for r in locks] == [float(d) for d in recipe.LOCK_DEPTHS[True]]
