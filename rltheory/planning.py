@@ -172,7 +172,8 @@ def value_iteration(mdp: DiscountedMDP, *, tol: float = 1e-10, max_iter: int | N
 
     Stops when ``||V_{n+1} - V_n||_inf < tol (1 - gamma) / (2 gamma)`` (Puterman 1994,
     Thm. 6.3.1), so that ``||V_{n+1} - V*||_inf < tol / 2`` and the greedy policy is
-    ``tol``-optimal. ``gamma = 0`` stops after one sweep.
+    ``tol``-optimal. ``gamma = 0`` stops after one sweep. A ``tol`` finer than the float resolution of the
+    values (``8 eps max(1, max R / (1 - gamma))``, about ``2e-15 / (1 - gamma)``) is met at that resolution.
 
     Parameters
     ----------
@@ -208,6 +209,9 @@ def value_iteration(mdp: DiscountedMDP, *, tol: float = 1e-10, max_iter: int | N
             raise InvalidParameterError("V0", f"must have shape ({mdp.S},), got {V.shape}", value=V.shape)
         check_finite(V, "V0", error=InvalidParameterError)
     threshold = tol * (1 - g) / (2 * g) if g > 0 else np.inf
+    # A sweep cannot change V by less than the float resolution of its values (|V| <= max R / (1 - gamma)): a
+    # tol below that resolution would never be met (found by property testing; notebooks/01_property_testing).
+    threshold = max(threshold, 8 * np.finfo(np.float64).eps * max(1.0, float(np.max(mdp.R, initial=0.0)) / (1 - g)))
     P, R = mdp.P, mdp.R
     Q = np.empty((mdp.S, mdp.A))
     V_new = np.empty(mdp.S)

@@ -406,3 +406,11 @@ def test_evaluate_policies_matches_reference_and_planning(mdp, n, seed, stochast
 def test_errors_are_value_errors():
     assert issubclass(InvalidParameterError, ValidationError)
     assert issubclass(ValidationError, ValueError)
+
+
+def test_value_iteration_meets_a_tol_below_float_resolution():
+    """Regression (found by property testing): tol = 1e-13 at gamma = 0.945 asks sweeps to change V by less than
+    its float resolution (|V| ~ 18); the stopping rule is met at that resolution instead of raising."""
+    mdp = DiscountedMDP(np.ones((1, 1, 1)), np.array([[0.98]]), np.ones(1), 0.9453125)
+    sol = value_iteration(mdp, tol=1e-13)
+    assert sol.V[0] == pytest.approx(0.98 / (1 - 0.9453125), rel=1e-14)
