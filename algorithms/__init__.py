@@ -33,3 +33,6 @@ __all__ = ["UCBVI", "NashMirrorProx",
            "ApproximateNashMirrorProx", "NashMD", "OnlineMirrorDescent", "ExtragradientPO", "MagneticMirrorDescent",
            "SQIRL", "GORP", "QLearning", "TabularMean", "LinearLeastSquares",
            "StepMix", "EpsMix", "ConservativeUCBVI", "BaselineOnly"]
+from .kerns import DUCBVI, SWUCBVI, KeRNS, RestartUCBVI, RSKeRNS, UCBVINoForgetting  # noqa: E402
+
+__all__ += ["KeRNS", "RSKeRNS", "DUCBVI", "SWUCBVI", "RestartUCBVI", "UCBVINoForgetting"]

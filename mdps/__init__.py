@@ -23,3 +23,6 @@ from .gymnasium import from_gymnasium
 
 __all__ = ["riverswim", "garnet", "chain", "gridworld", "from_gymnasium", "random_game", "cyclic_game",
            "rock_paper_scissors", "bradley_terry_game", "condorcet_game", "random_reference", "game_batch"]
+from .nonstationary import drift_grid, piecewise_grid, stationary_grid  # noqa: E402
+
+__all__ += ["piecewise_grid", "drift_grid", "stationary_grid"]

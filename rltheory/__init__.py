@@ -35,3 +35,6 @@ __all__ = [
     "InvalidDataError",
     "__version__",
 ]
+from .nonstationary import NonStationaryMDP  # noqa: E402
+
+__all__ += ["NonStationaryMDP"]

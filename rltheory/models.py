@@ -492,3 +492,8 @@ class PreferenceGame:
     def __repr__(self) -> str:
         kind = "" if self._batch is None else f", batch={self._batch}"
         return f"PreferenceGame(name={self.name!r}, n={self.n}{kind})"
+
+# The time-varying model lives in its own module; re-exported here (imported last: it imports this one).
+from .nonstationary import NonStationaryMDP  # noqa: E402
+
+__all__ += ["NonStationaryMDP"]

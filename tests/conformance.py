@@ -149,3 +149,23 @@ def check_algorithm(algo, model):
     """Run every conformance check on one configured algorithm and one model."""
     for check in ALL_CHECKS:
         check(algo, model)
+
+
+def _nonstationary_models():
+    from rltheory.mdps import garnet
+    from rltheory.mdps.nonstationary import piecewise_grid
+    from rltheory.nonstationary import NonStationaryMDP
+
+    a = garnet(S=4, A=2, branching=2, horizon=3, seed=3)
+    b = garnet(S=4, A=2, branching=2, horizon=3, seed=4)
+    return [NonStationaryMDP([a, b], (np.arange(BUDGET) // 7) % 2, coords=np.arange(4.0)),
+            piecewise_grid(episodes=BUDGET, period=6, size=5, horizon=4)]
+
+
+def _register_nonstationary_factory():
+    from rltheory.nonstationary import NonStationaryMDP
+
+    MODEL_FACTORIES[NonStationaryMDP] = _nonstationary_models
+
+
+_register_nonstationary_factory()
