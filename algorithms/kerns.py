@@ -364,7 +364,10 @@ def kerns_plan_reference(N, SR, SP, Ks, nr, smooth, beta, c1, c2, clip_stage, H)
 def greedy_noise_reference(Q, rep_map, noise, clip_stage, H, S, A):
     """Twin of :func:`greedy_noise_one`: lexicographic argmax of ``(Q, noise)``."""
     clipv = (H - np.arange(H) if clip_stage else np.full(H, H)).astype(float)
-    q = np.where(rep_map[None, :, None] >= 0, Q[:, np.maximum(rep_map, 0)], clipv[:, None, None])
+    if Q.shape[1] == 0:  # no representative yet: every Q is at the clip value
+        q = np.broadcast_to(clipv[:, None, None], (H, S, A))
+    else:
+        q = np.where(rep_map[None, :, None] >= 0, Q[:, np.maximum(rep_map, 0)], clipv[:, None, None])
     z = noise[: S * A].reshape(S, A)
     best = q.max(axis=2, keepdims=True)
     cand = np.where(q == best, z[None], -np.inf)
@@ -410,7 +413,8 @@ def _kerns_reference(model, st, cfg, start, u, out):
                                         cfg["beta"], cfg["c1"], cfg["c2"], cfg["clip_stage"], H)
             policy = greedy_noise_reference(Q, rs["rep_map"], u[r, e, w0:], cfg["clip_stage"], H, S, A)
             reg = dynamic_regret_reference(P, R, mu, v_star, schedule[k:k + 1], policy[None])[0]
-            Vfull = np.where(rs["rep_map"][None] >= 0, V[:H][:, np.maximum(rs["rep_map"], 0)], clipv[:, None])
+            Vfull = (np.where(rs["rep_map"][None] >= 0, V[:H][:, np.maximum(rs["rep_map"], 0)], clipv[:, None])
+                     if nr > 0 else np.broadcast_to(clipv[:, None], (H, S)))
             out[0, r, e] = reg
             out[1, r, e] = v_star[m] - reg
             out[3, r, e] = mu[m] @ Vfull[0]
