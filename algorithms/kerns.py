@@ -106,11 +106,14 @@ RESETS = ("full", "rewards")
 
 
 def kernel_psi(kernel: str, distances: np.ndarray, bandwidth: float) -> np.ndarray:
-    """``psi(d / bandwidth)``; ``bandwidth = 0`` gives ``1{d == 0}`` (no smoothing)."""
+    """``psi(d / bandwidth)``; ``bandwidth = 0`` gives ``1{d == 0}`` (no smoothing). Weights below
+    :data:`~rltheory.kernels.weighted_counts.FLUSH` are set to 0 (the Gaussian's far tail; the same
+    threshold as the count flush), which lets the planner skip them."""
     d = np.asarray(distances, float)
     if bandwidth == 0:
         return (d == 0).astype(float)
-    return KERNELS[kernel](d / bandwidth)
+    w = KERNELS[kernel](d / bandwidth)
+    return np.where(w < FLUSH, 0.0, w)
 
 
 # ---------------------------------------------------------------------------- compiled kernels
@@ -152,6 +155,9 @@ def kerns_plan_one(N, SR, SP, Ks, nr, smooth, beta, c1, c2, clip_stage, Q, V):
         clip = float(H - h) if clip_stage else float(H)
         for x in range(nr):
             for a in range(A):
+                if N[hc, x, a] == 0.0:  # no weight left: the row of SP is 0 too (flushed together)
+                    W[x, a] = 0.0
+                    continue
                 row = SP[hc, x, a]
                 acc = 0.0
                 for y in range(nr):

@@ -248,3 +248,28 @@ def test_rates_pinned_by_hand():
     assert eta_from_memory(400.0) == pytest.approx(0.9975)
     with pytest.raises(InvalidParameterError):
         regret_rate_general(100, 1.0, d=-1)
+
+
+@settings(deadline=None, max_examples=10)
+@given(st.integers(0, 10_000))
+def test_point_based_equals_aggregated_with_infinite_lipschitz(seed):
+    # sigma = 0: both plan from the same decayed counts; with sigma > 0 they differ off the samples
+    # (the aggregated form evaluates the kernel estimator at every pair, the theory extends Q~ by Lipschitz)
+    sigma = 0.0
+    from rltheory.algorithms.kerns import kernel_psi
+    from rltheory.algorithms.kerns_pointwise import pointwise_kerns_plan
+    from rltheory.kernels.weighted_counts import closed_form_counts
+
+    rng = np.random.default_rng(seed)
+    S, A, H, k, eta = 5, 2, 3, 6, 0.9
+    coords = rng.random((S, 2)) * 3
+    D = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    x, a, y = rng.integers(0, S, (k, H)), rng.integers(0, A, (k, H)), rng.integers(0, S, (k, H))
+    r = rng.random((k, H))
+    ages = np.repeat(np.arange(k)[::-1], H)
+    Qp = pointwise_kerns_plan(x.ravel(), a.ravel(), r.ravel(), y.ravel(), ages, D, H=H, A=A, eta=eta, bandwidth=sigma,
+                              beta=0.01, c1=0.2, c2=0.02, lipschitz=1e9)
+    N, SR, SP = closed_form_counts(x, a, r, y, S, A, Hc=1, eta=eta)
+    Qa, _ = kerns_plan_reference(N, SR, SP, kernel_psi("gaussian", D, sigma), S, sigma > 0, 0.01, 0.2, 0.02, True, H)
+    seen = N[0] > 0
+    np.testing.assert_allclose(Qp[:, seen], Qa[:, seen], atol=1e-9)
