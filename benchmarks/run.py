@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_bellman  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_ucbvi  # noqa: E402
+import kerns  # noqa: E402
 import nash_mp  # noqa: E402
 import sqirl  # noqa: E402
 import stepmix  # noqa: E402
@@ -41,6 +42,7 @@ BENCHMARKS = {
     "stepmix": paper_benchmark(stepmix),
     "nash_mp": paper_benchmark(nash_mp),
     "sqirl": paper_benchmark(sqirl),
+    "kerns": paper_benchmark(kerns),
 }
 
 
