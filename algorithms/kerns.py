@@ -735,3 +735,7 @@ class UCBVINoForgetting(KeRNS):
                  enforce_optimism: bool = True):
         super().__init__(eta=1.0, bandwidth=0.0, beta=beta, bonus_scale=bonus_scale, c2=c2, clip=clip,
                          enforce_optimism=enforce_optimism)
+
+    @classmethod
+    def conformance_cases(cls) -> list[dict]:
+        return [{}, {"clip": "horizon"}]
