@@ -130,17 +130,26 @@ def kerns_plan_one(N, SR, SP, Ks, nr, smooth, beta, c1, c2, clip_stage, Q, V):
     H = Q.shape[0]
     C = np.empty((Hc, X, A))
     Rb = np.empty((Hc, X, A))  # R_hat + bonus
+    # neighbour lists of the kernel (its nonzero weights, in increasing index order)
+    nbr = np.empty((nr, nr), np.int64)
+    cnt = np.zeros(nr, np.int64)
+    if smooth:
+        for u in range(nr):
+            for x in range(nr):
+                if Ks[u, x] != 0.0:
+                    nbr[u, cnt[u]] = x
+                    cnt[u] += 1
     for hc in range(Hc):
         for u in range(nr):
             for a in range(A):
                 if smooth:
                     n = 0.0
                     sr = 0.0
-                    for x in range(nr):
+                    for i in range(cnt[u]):
+                        x = nbr[u, i]
                         w = Ks[u, x]
-                        if w != 0.0:
-                            n += w * N[hc, x, a]
-                            sr += w * SR[hc, x, a]
+                        n += w * N[hc, x, a]
+                        sr += w * SR[hc, x, a]
                 else:
                     n = N[hc, u, a]
                     sr = SR[hc, u, a]
@@ -168,10 +177,9 @@ def kerns_plan_one(N, SR, SP, Ks, nr, smooth, beta, c1, c2, clip_stage, Q, V):
             for a in range(A):
                 if smooth:
                     pv = 0.0
-                    for x in range(nr):
-                        w = Ks[u, x]
-                        if w != 0.0:
-                            pv += w * W[x, a]
+                    for i in range(cnt[u]):
+                        x = nbr[u, i]
+                        pv += Ks[u, x] * W[x, a]
                 else:
                     pv = W[u, a]
                 q = Rb[hc, u, a] + pv / C[hc, u, a]
