@@ -34,3 +34,6 @@ __all__ += ["SubPO", "SRL"]
 from .reward_free import HFUCRLRFE, UCRLRFE, RandomExploration, UCRLRFEPlus  # noqa: E402  (Zhang, Zhang & Gu 2023)
 
 __all__ += ["HFUCRLRFE", "UCRLRFE", "UCRLRFEPlus", "RandomExploration"]
+from .kerns import DUCBVI, SWUCBVI, KeRNS, RestartUCBVI, RSKeRNS, UCBVINoForgetting  # noqa: E402
+
+__all__ += ["KeRNS", "RSKeRNS", "DUCBVI", "SWUCBVI", "RestartUCBVI", "UCBVINoForgetting"]

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_bellman  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_ucbvi  # noqa: E402
+import kerns  # noqa: E402
 import nash_mp  # noqa: E402
 import reward_free  # noqa: E402
 import sqirl  # noqa: E402
@@ -46,6 +47,7 @@ BENCHMARKS = {
     "sqirl": paper_benchmark(sqirl),
     "subpo": paper_benchmark(subpo),
     "reward_free": paper_benchmark(reward_free),
+    "kerns": paper_benchmark(kerns),
 }
 
 

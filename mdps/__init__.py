@@ -33,3 +33,6 @@ __all__ += ["coverage_grid", "two_rooms", "bandit_smdp", "random_bandit_smdp", "
 from .linear_mixture import hard_instance, mixture_of_kernels, tabular_embedding  # noqa: E402
 
 __all__ += ["mixture_of_kernels", "tabular_embedding", "hard_instance"]
+from .nonstationary import drift_grid, piecewise_grid, stationary_grid  # noqa: E402
+
+__all__ += ["piecewise_grid", "drift_grid", "stationary_grid"]

@@ -42,3 +42,6 @@ __all__ += ["SubmodularMDP"]
 from .models import LinearMixtureMDP  # noqa: E402
 
 __all__ += ["LinearMixtureMDP"]
+from .nonstationary import NonStationaryMDP  # noqa: E402
+
+__all__ += ["NonStationaryMDP"]

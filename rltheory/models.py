@@ -502,3 +502,7 @@ __all__ += ["SubmodularMDP"]
 from .linear_mixture import LinearMixtureMDP  # noqa: E402  (core module of its own; re-exported here)
 
 __all__ += ["LinearMixtureMDP"]
+# The time-varying model lives in its own module; re-exported here (imported last: it imports this one).
+from .nonstationary import NonStationaryMDP  # noqa: E402
+
+__all__ += ["NonStationaryMDP"]

@@ -168,3 +168,21 @@ def _linear_mixture_models():
 
 
 MODEL_FACTORIES[LinearMixtureMDP] = _linear_mixture_models
+def _nonstationary_models():
+    from rltheory.mdps import garnet
+    from rltheory.mdps.nonstationary import piecewise_grid
+    from rltheory.nonstationary import NonStationaryMDP
+
+    a = garnet(S=4, A=2, branching=2, horizon=3, seed=3)
+    b = garnet(S=4, A=2, branching=2, horizon=3, seed=4)
+    return [NonStationaryMDP([a, b], (np.arange(BUDGET) // 7) % 2, coords=np.arange(4.0)),
+            piecewise_grid(episodes=BUDGET, period=6, size=5, horizon=4)]
+
+
+def _register_nonstationary_factory():
+    from rltheory.nonstationary import NonStationaryMDP
+
+    MODEL_FACTORIES[NonStationaryMDP] = _nonstationary_models
+
+
+_register_nonstationary_factory()
