@@ -61,7 +61,8 @@ def _cases():
         if cls.__module__.startswith("tests") or cls.__module__ == __name__:
             continue
         for i, (params, model) in enumerate(conformance_cases(cls)):
-            out.append(pytest.param(cls, params, model, id=f"{name}-{i}-{getattr(model, 'name', type(model).__name__)}"))
+            label = getattr(model, "name", type(model).__name__)
+            out.append(pytest.param(cls, params, model, id=f"{name}-{i}-{label}"))
     return out
 
 

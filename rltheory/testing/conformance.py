@@ -165,7 +165,8 @@ def check_validation_errors(algo, model):
             allowed = (argument, "game", "model", "mdp") + (("iterations",) if argument == "episodes" else ())
             _require(exc.argument in allowed, f"bad {argument!r} raised an error naming {exc.argument!r}")
         except Exception as exc:  # noqa: BLE001 - the check is that nothing else escapes
-            raise ConformanceError(f"bad {argument!r} raised {type(exc).__name__} ({exc}), not a ValidationError") from None
+            raise ConformanceError(f"bad {argument!r} raised {type(exc).__name__} ({exc}), "
+                                   "not a ValidationError") from None
         else:
             raise ConformanceError(f"bad {argument!r} was accepted silently")
 
