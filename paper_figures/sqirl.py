@@ -406,8 +406,8 @@ def make_effective_horizon(quick: bool) -> FigureOutput:
     ax2.set_title("H_k for the k that work (H = min_k H_k)")
     ax2.legend(fontsize=6, loc="best")
     have_bridge = any(r["group"] == "BRIDGE" for r in rows)
-    notes = ("Exact analysis (rltheory.algorithms.effective_horizon_analysis.analyze). Dense-reward Garnets sit on the diagonal "
-             "(the simple bound is vacuous there); sparse-reward Garnets and locks fall below it. " +
+    notes = ("Exact analysis (rltheory.algorithms.effective_horizon_analysis.analyze). Dense-reward Garnets sit on "
+             "the diagonal (the simple bound is vacuous there); sparse-reward Garnets and locks fall below it. " +
              ("BRIDGE (CC-BY-4.0): " + ", ".join(BRIDGE_ANALYSE[quick]) + ", deterministic and sticky"
               + ("; UnlockPickup (17,225 states) only in full mode." if quick else ".")
               if have_bridge else "No BRIDGE files were found (../shared/data/bridge): locks and Garnets only.")
