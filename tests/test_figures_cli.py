@@ -488,12 +488,14 @@ def test_find_checkout(tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "pyproject.toml").write_text('[project]\nname = "not-rltheory"\n')
     assert find_checkout(tmp_path / "other") is None or find_checkout(tmp_path / "other") != tmp_path / "other"
+
+
 # ---------------------------------------------------------------------------- round-two additions
 
 
 def test_cli_reproduce_prints_per_figure_wall_time(fake_dist, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["reproduce", "dummy-curve", "-q"]) == 0
+    assert main(["reproduce", "dummy-curve", "-q", "--out", str(tmp_path / "figs")]) == 0
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("dummy-curve:"))
     assert line.endswith(" s)") and "total:" in out
