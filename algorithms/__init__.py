@@ -33,3 +33,4 @@ __all__ = ["UCBVI", "NashMirrorProx",
            "ApproximateNashMirrorProx", "NashMD", "OnlineMirrorDescent", "ExtragradientPO", "MagneticMirrorDescent",
            "SQIRL", "GORP", "QLearning", "TabularMean", "LinearLeastSquares",
            "StepMix", "EpsMix", "ConservativeUCBVI", "BaselineOnly"]
+from . import budget  # noqa: F401  (registers the budget rule's compiled deploy)

@@ -52,7 +52,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..backend import get_namespace
+from rltheory.backend import get_namespace
 
 __all__ = [
     "weissman_log_term",

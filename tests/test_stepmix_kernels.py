@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rltheory.bounds.stepmix import safe_floor
-from rltheory.kernels import pessimism as kp
+from rltheory.algorithms import pessimism as kp
 from rltheory.kernels.counts import CountState, update_counts_reference
 from rltheory.kernels.planning import optimistic_backward_induction
 from rltheory.kernels.sampling import alias_tables, sample_trajectories

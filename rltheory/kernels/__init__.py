@@ -3,7 +3,6 @@
 * :mod:`.sampling` — alias tables, replicate-batched trajectory sampling;
 * :mod:`.counts` — visit-count updates;
 * :mod:`.planning` — Bellman sweeps, batched policy evaluation, optimistic backward induction;
-* :mod:`.pessimism` — lower-confidence policy evaluation and the search over mixture coefficients.
 
 Single-replicate building blocks (``*_one``) are ``numba.njit`` functions meant to be called
 from an algorithm's own fused episode loop; the batched public kernels run ``prange`` over a

@@ -6,6 +6,8 @@ quantity with array operations (and runs on CuPy arrays unchanged); tests check 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 from numba.extending import overload
@@ -24,6 +26,8 @@ __all__ = [
     "greedy_tiebreak_one",
     "greedy_tiebreak_reference",
     "transition_arrays",
+    "ExactModel",
+    "exact_model",
     "policy_value_one",
     "policy_values",
     "policy_values_reference",
@@ -63,7 +67,7 @@ def bellman_sweep(P, R, gamma, V, Q, V_new):
     return delta
 
 
-@nb.njit(parallel=True, fastmath={"reassoc", "contract"})
+@nb.njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _bellman_sweep_parallel(P, R, gamma, V, Q, V_new, diff):
     S, A = R.shape
     for s in nb.prange(S):
@@ -106,7 +110,7 @@ def bellman_sweep_reference(P, R, gamma, V):
 # ---------------------------------------------------------------------------- policy evaluation
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def _q_value(P, R, h, hp, s, a, V):
     row = P[hp, s, a]
     acc = 0.0
@@ -142,7 +146,7 @@ def _state_value_overload(P, R, policy, h, hp, s, V):
     return stochastic
 
 
-@nb.njit
+@nb.njit(cache=True)
 def evaluate_policy_one(P, R, policy, V):
     """``V^pi`` of one policy on the true model (in place, ``V (H + 1, S)``).
 
@@ -159,7 +163,7 @@ def evaluate_policy_one(P, R, policy, V):
             V[h, s] = state_value(P, R, policy, h, hp, s, V)
 
 
-@nb.njit(parallel=True)
+@nb.njit(parallel=True, cache=True)
 def _evaluate_policies_numba(P, R, policies):
     n = policies.shape[0]
     H, S, _ = R.shape
@@ -199,7 +203,7 @@ def evaluate_policies_reference(P_stages, R, policies):
 # ---------------------------------------------------------------------------- optimism
 
 
-@nb.njit
+@nb.njit(cache=True)
 def optimistic_backward_induction_one(counts_sas, counts_sa, reward_sum, inv_n, bonus, Q_prev, vmax, Q, V, U):
     """Optimistic backward induction on empirical estimates, one replicate (in place).
 
@@ -245,7 +249,7 @@ def optimistic_backward_induction_one(counts_sas, counts_sa, reward_sum, inv_n, 
             V[h, s] = best
 
 
-@nb.njit(parallel=True)
+@nb.njit(parallel=True, cache=True)
 def _optimistic_bi_numba(counts_sas, counts_sa, reward_sum, inv_n, bonus, Q_prev, vmax, Q, V, U):
     for r in nb.prange(Q.shape[0]):
         optimistic_backward_induction_one(counts_sas[r], counts_sa[r], reward_sum[r], inv_n[r], bonus[r], Q_prev[r],
@@ -285,7 +289,7 @@ def optimistic_backward_induction_reference(counts_sas, counts_sa, reward_sum, i
     return Q, V, U
 
 
-@nb.njit
+@nb.njit(cache=True)
 def greedy_tiebreak_one(Q, U, policy):
     """``policy[h, s]`` = an argmax of ``Q[h, s]``; ties broken by the larger ``U[h, s]``, then the lowest action.
 
@@ -320,6 +324,31 @@ def greedy_policy(Q):
 # ---------------------------------------------------------------------------- values of mixed policies, any model
 
 
+class ExactModel(NamedTuple):
+    """The true model as compiled kernels read it for *exact* evaluation (never shown to a learner).
+
+    ``P (Hp, S, A, S)`` and ``P_next None`` for a dense model, or the successor lists ``P (Hp, S, A, K)``
+    probabilities and ``P_next (Hp, S, A, K)`` next states for a sparse one (:func:`transition_arrays`);
+    ``R (H, S, A)``, ``mu (S,)``, ``V_star (H + 1, S)`` the optimal values.
+    """
+
+    P: np.ndarray
+    P_next: np.ndarray | None
+    R: np.ndarray
+    mu: np.ndarray
+    V_star: np.ndarray
+
+
+def exact_model(mdp) -> ExactModel:
+    """:class:`ExactModel` of a :class:`~rltheory.models.FiniteHorizonMDP` (dense ``P`` is never built for a
+    sparse model)."""
+    from ..planning import backward_induction
+
+    P, P_next = transition_arrays(mdp)
+    return ExactModel(np.ascontiguousarray(P), P_next, np.ascontiguousarray(mdp.R), np.ascontiguousarray(mdp.mu),
+                      np.ascontiguousarray(backward_induction(mdp).V))
+
+
 def transition_arrays(mdp):
     """``(P, P_next)`` for :func:`policy_values`: ``(P_stages, None)`` for a dense model, the successor lists
     ``(probs, next_states)``, each ``(Hp, S, A, K)``, for a sparse one (dense ``P`` is never built)."""
@@ -329,7 +358,7 @@ def transition_arrays(mdp):
     return mdp.P_stages, None
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def _expected_next(P, P_next, hp, s, a, V):
     # sum_{s'} P_h(s' | s, a) V(s'): a dense row (P_next None) or a successor list
     row = P[hp, s, a]
@@ -375,7 +404,7 @@ def _policy_state_value_overload(P, P_next, R, policy, h, hp, s, V):
     return deterministic
 
 
-@nb.njit
+@nb.njit(cache=True)
 def policy_value_one(P, P_next, R, mu, policy, V, V_next):
     """``mu @ V^pi_0`` of one policy on the true model, keeping two rows of values only.
 
@@ -400,7 +429,7 @@ def policy_value_one(P, P_next, R, mu, policy, V, V_next):
     return out
 
 
-@nb.njit(parallel=True)
+@nb.njit(parallel=True, cache=True)
 def _policy_values_numba(P, P_next, R, mu, policies, out):
     S = R.shape[1]
     for r in nb.prange(policies.shape[0]):

@@ -20,7 +20,7 @@ Every public kernel has a NumPy reference twin ``*_reference``; tests check they
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -150,8 +150,7 @@ def alias_distribution(prob: np.ndarray, alias: np.ndarray) -> np.ndarray:
     return (out / n).reshape(prob.shape)
 
 
-@dataclass(frozen=True)
-class AliasTables:
+class AliasTables(NamedTuple):
     """Alias tables of a finite-horizon model.
 
     Attributes
@@ -170,6 +169,8 @@ class AliasTables:
     R: np.ndarray
     bernoulli: bool
     P_next: np.ndarray | None = None
+
+    # a NamedTuple, so that compiled kernels take the tables as one argument
 
 
 _ALIAS_CACHE_ATTR = "_rltheory_alias_tables"
@@ -196,7 +197,7 @@ def alias_tables(mdp) -> AliasTables:
 # ---------------------------------------------------------------------------- trajectories
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def alias_draw(prob_row, alias_row, u):
     """A draw from one alias table row (``prob_row, alias_row (n,)``) with one uniform ``u``: an index in ``[0, n)``."""
     n = prob_row.shape[0]
@@ -209,13 +210,13 @@ def alias_draw(prob_row, alias_row, u):
     return alias_row[i]
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def _uniform_action(u, A):
     a = int(u * A)
     return a if a < A else A - 1
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def _categorical_draw(p_row, u):
     # first a with u < cumsum(p)[a]; falls back to the last action with positive mass
     c = 0.0
@@ -261,7 +262,9 @@ def _choose_action_overload(policy, h, s, u, A):
     return deterministic
 
 
-@nb.njit(inline="always")
+# not inline="always": P_next may come from a record's field, and only a real argument lets Numba prune
+# the ``P_next is not None`` branch for a dense model
+@nb.njit(cache=True)
 def draw_next_state(P_prob, P_alias, P_next, hp, s, a, u):
     """Next state after ``(s, a)`` at stage ``hp`` from the model's alias tables and one uniform ``u``.
 
@@ -274,7 +277,7 @@ def draw_next_state(P_prob, P_alias, P_next, hp, s, a, u):
     return j
 
 
-@nb.njit
+@nb.njit(cache=True)
 def sample_episode(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards):
     """One episode of one replicate of a dense (``P_next=None``) or sparse model (in-place outputs).
 
@@ -298,7 +301,7 @@ def sample_episode(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, pol
         s = s_next
 
 
-@nb.njit
+@nb.njit(cache=True)
 def sample_episode_one(P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards):
     """One episode of one replicate of a dense model (in-place outputs).
 
@@ -308,7 +311,7 @@ def sample_episode_one(P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, policy,
     sample_episode(P_prob, P_alias, None, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards)
 
 
-@nb.njit(parallel=True)
+@nb.njit(parallel=True, cache=True)
 def _sample_trajectories_numba(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, policies, u):
     n_rep = u.shape[0]
     H = R.shape[0]
