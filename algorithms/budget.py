@@ -18,10 +18,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba.core import types
-from numba.extending import overload
 
-from .conservative import _greedy_bounds_reference, deploy, greedy_bounds, play_greedy_or_baseline
+from .conservative import _greedy_bounds_reference, greedy_bounds, play_greedy_or_baseline, rule_implementation
 
 __all__ = ["BudgetRule"]
 
@@ -45,20 +43,15 @@ class BudgetRule(NamedTuple):
         return rho, lb, v, play
 
 
-@overload(deploy)
+@rule_implementation(BudgetRule)
 def _deploy_budget(rule, ep, model, pess, scratch):
-    if not isinstance(rule, types.BaseNamedTuple) or rule.instance_class is not BudgetRule:
-        return None
-
-    def impl(rule, ep, model, pess, scratch):
-        vp, vk = greedy_bounds(ep, model, pess, scratch)
-        certified = scratch.certified
-        if certified[0] + vp >= rule.tau * ep.k:
-            rho, lb, v = 1.0, vp, vk
-        else:
-            rho, lb, v = 0.0, rule.v_low, rule.v_base
-        certified[0] += lb
-        play_greedy_or_baseline(ep, rho == 1.0, scratch.play)
-        return rho, lb, v
-
-    return impl
+    """Compiled budget rule (module docstring); the certified sum lives in ``scratch.certified``."""
+    vp, vk = greedy_bounds(ep, model, pess, scratch)
+    certified = scratch.certified
+    if certified[0] + vp >= rule.tau * ep.k:
+        rho, lb, v = 1.0, vp, vk
+    else:
+        rho, lb, v = 0.0, rule.v_low, rule.v_base
+    certified[0] += lb
+    play_greedy_or_baseline(ep, rho == 1.0, scratch.play)
+    return rho, lb, v

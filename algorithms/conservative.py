@@ -89,6 +89,7 @@ __all__ = [
     "Pessimism",
     "OptimisticRule",
     "deploy",
+    "rule_implementation",
     "greedy_bounds",
 ]
 
@@ -284,17 +285,30 @@ def play_greedy_or_baseline(ep, optimistic, play):
                 play[h, s, ep.greedy[h, s]] = 1.0
 
 
-@overload(deploy)
+def rule_implementation(rule_type):
+    """Decorator: register a function ``(rule, ep, model, pess, scratch) -> (rho, lb, v)`` as the compiled
+    :func:`deploy` of the rule records of type ``rule_type`` (compiled by Numba where the loop calls it).
+
+    Numba caches the loop keyed on this module's source only: after editing a rule in another module, clear
+    the ``__pycache__`` ``*.nbi``/``*.nbc`` files of this module (or touch it) so that the loop recompiles.
+    """
+    def decorate(impl):
+        @overload(deploy)
+        def _overload(rule, ep, model, pess, scratch):
+            if isinstance(rule, types.BaseNamedTuple) and rule.instance_class is rule_type:
+                return impl
+            return None
+
+        return impl
+
+    return decorate
+
+
+@rule_implementation(OptimisticRule)
 def _deploy_optimistic(rule, ep, model, pess, scratch):
-    if not isinstance(rule, types.BaseNamedTuple) or rule.instance_class is not OptimisticRule:
-        return None
-
-    def impl(rule, ep, model, pess, scratch):
-        vp, vk = greedy_bounds(ep, model, pess, scratch)
-        play_greedy_or_baseline(ep, True, scratch.play)
-        return 1.0, vp, vk
-
-    return impl
+    vp, vk = greedy_bounds(ep, model, pess, scratch)
+    play_greedy_or_baseline(ep, True, scratch.play)
+    return 1.0, vp, vk
 
 
 def _greedy_bounds_reference(c, greedy, model, pess):

@@ -58,12 +58,12 @@ def _digit(q, d, pos, A):
 
 
 @nb.njit(parallel=True, cache=True)
-def _gorp_batch(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, prefix, i, d, m, q0, u, returns, best_mean,
-                best_q):
+def _gorp_batch(tables, prefix, i, d, m, q0, u, returns, best_mean, best_q):
     """Play sequences ``q0, q0 + 1, ...`` (``m`` episodes each, ``u (n, (q1 - q0) m, 1 + 3H)``) for every
     replicate and keep the best mean reward-to-go from step ``i`` (strictly greater wins, so ties go to the
     first sequence). ``prefix (n, H)`` holds the learned actions (``-1`` afterwards)."""
     n, size, _ = u.shape
+    P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, P_next = tables  # unpacked before prange
     H, S, A = R.shape
     nq = size // m
     for r in nb.prange(n):
@@ -195,9 +195,8 @@ class GORP(EpisodicLearner):
         tables = state.refs.tables
         if full:
             if backend == "numba":
-                _gorp_batch(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob, tables.mu_alias, tables.R,
-                            tables.bernoulli, state.prefix, i, d, m, state.q_next, u[:, :full * m],
-                            out["returns"][:, :full * m], state.best_mean, state.best_q)
+                _gorp_batch(tables, state.prefix, i, d, m, state.q_next, u[:, :full * m], out["returns"][:, :full * m],
+                            state.best_mean, state.best_q)
             else:
                 _gorp_batch_reference(tables, state.prefix, i, d, m, state.q_next, u[:, :full * m],
                                       out["returns"][:, :full * m], state.best_mean, state.best_q)
@@ -233,7 +232,6 @@ class GORP(EpisodicLearner):
             return
         scratch_mean, scratch_q = np.full(u.shape[0], -np.inf), np.full(u.shape[0], -1, np.int64)
         if backend == "numba":
-            _gorp_batch(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob, tables.mu_alias, tables.R,
-                        tables.bernoulli, prefix, i, d, u.shape[1], q, u, returns, scratch_mean, scratch_q)
+            _gorp_batch(tables, prefix, i, d, u.shape[1], q, u, returns, scratch_mean, scratch_q)
         else:
             _gorp_batch_reference(tables, prefix, i, d, u.shape[1], q, u, returns, scratch_mean, scratch_q)

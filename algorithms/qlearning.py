@@ -30,8 +30,8 @@ from rltheory.kernels.sampling import (
     alias_draw,
     alias_draw_reference,
     alias_tables,
-    draw_next_state,
     draw_next_state_reference,
+    next_state,
 )
 from rltheory.runner import EpisodicLearner
 from rltheory.validation import check_real
@@ -141,7 +141,7 @@ def _qlearning_chunk(tables, model, state, params, u, out):
                 rew = R[h, s, a]
                 if bernoulli:
                     rew = 1.0 if ue[3 + 3 * h] < rew else 0.0
-                s2 = draw_next_state(P_prob, P_alias, P_next, hp, s, a, ue[2 + 3 * h])
+                s2 = next_state(P_prob, P_alias, P_next, hp, s, a, ue[2 + 3 * h])
                 tot += rew
                 N[r, h, s, a] += 1
                 step = (H + 1.0) / (H + N[r, h, s, a]) if jin else alpha

@@ -71,14 +71,15 @@ def pass_lengths(m0: int, schedule: str, passes: int) -> list[int]:
 
 
 @nb.njit(parallel=True, cache=True)
-def _simulate_round(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, policy, i, j, u, off, st, at, rt, G,
-                    returns):
+def _simulate_round(tables, policy, i, j, u, off, st, at, rt, G, returns):
     """Play ``u.shape[1]`` episodes per replicate under ``policy[r]`` and store steps ``i..j`` of each.
 
+    ``tables`` the model's :class:`~rltheory.kernels.sampling.AliasTables`.
     ``st, at (n, m, j - i + 1)`` states/actions at steps ``i..j``; ``rt`` rewards there; ``G (n, m)`` the
     return-to-go from step ``j``; ``returns (n, size)`` the whole episode's return. Rows ``off..off+size``.
     """
     n, size, _ = u.shape
+    P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, P_next = tables  # unpacked before prange
     H = R.shape[0]
     for r in nb.prange(n):
         states = np.empty(H + 1, np.int64)
@@ -307,8 +308,7 @@ class SQIRL(EpisodicLearner):
             state.played = state.refs.evaluate(state.policy)
         tables = state.refs.tables
         if compiled:
-            _simulate_round(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob, tables.mu_alias, tables.R,
-                            tables.bernoulli, state.policy, i, j, u, state.off, state.st, state.at, state.rt, state.G,
+            _simulate_round(tables, state.policy, i, j, u, state.off, state.st, state.at, state.rt, state.G,
                             out["returns"])
         else:
             self._simulate_reference(tables, state.policy, i, j, u, state.off, state.st, state.at, state.rt, state.G,

@@ -68,8 +68,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba.core import types
-from numba.extending import overload
 
 from rltheory.algorithm import register_algorithm
 from rltheory.errors import InvalidParameterError
@@ -79,11 +77,12 @@ from rltheory.validation import check_int
 from .conservative import (
     ConservativeLearner,
     _greedy_bounds_reference,
-    deploy,
     greedy_bounds,
     play_greedy_or_baseline,
+    rule_implementation,
 )
 from .pessimism import (
+    MixtureSearch,
     coarse_candidates,
     safe_floor_coefficient,
     search_mixing_coefficient_one,
@@ -97,49 +96,39 @@ __all__ = ["StepMix", "EpsMix", "StepMixRule", "EpsMixRule", "epsmix_coefficient
 
 
 class StepMixRule(NamedTuple):
-    """StepMix's rule (step 2 of the module docstring): the largest certified per-step mixture (R2 search)."""
+    """StepMix's rule (step 2 of the module docstring): the largest certified per-step mixture, found by the
+    R2 search with the settings ``search``."""
 
-    tau: float  #: safe level ``(1 - alpha) V^b``
-    rho_min: float  #: the safe floor's coefficient (:func:`safe_floor_coefficient`)
-    v_low: float  #: lower bound of the baseline's value
-    use_floor: bool  #: ``floor`` (``False``: the §A2.4 ablation)
-    candidates: np.ndarray  #: R2's coarse grid (:func:`coarse_candidates`)
-    uppers: np.ndarray  #: each candidate's bracket top
-    n_fine: int  #: points of the refining grid
+    search: MixtureSearch
+
+    @property
+    def rho_min(self) -> float:
+        return self.search.rho_min
 
     def deploy_reference(self, c, greedy, baseline, model, pess, k, coin, certified):
         """NumPy twin of the compiled rule, vectorised over replicates: ``(rho, lb, v, play)``."""
         rho, lb = search_mixing_coefficient_reference(c.counts_sas, c.counts_sa, c.reward_sum, greedy, baseline,
-                                                      model.mu, pess.weissman_log, pess.reward_log, self.tau,
-                                                      self.rho_min, self.v_low, self.use_floor, self.candidates,
-                                                      self.uppers, self.n_fine)
+                                                      model.mu, pess.weissman_log, pess.reward_log, self.search)
         onehot = np.eye(baseline.shape[-1])[greedy]
         play = rho[:, None, None, None] * onehot + (1.0 - rho)[:, None, None, None] * baseline[None]
         v = policy_values_reference(model.P, model.P_next, model.R, model.mu, play)
         return rho, lb, v, play
 
 
-@overload(deploy)
+@rule_implementation(StepMixRule)
 def _deploy_stepmix(rule, ep, model, pess, scratch):
-    if not isinstance(rule, types.BaseNamedTuple) or rule.instance_class is not StepMixRule:
-        return None
-
-    def impl(rule, ep, model, pess, scratch):
-        rho, lb = search_mixing_coefficient_one(ep.P_hat, ep.counts.counts_sa, ep.counts.reward_sum, ep.greedy,
-                                                ep.baseline, model.mu, pess.weissman_log, pess.reward_log, rule.tau,
-                                                rule.rho_min, rule.v_low, rule.use_floor, rule.candidates,
-                                                rule.uppers, rule.n_fine)
-        play = scratch.play
-        H, S, A = play.shape
-        for h in range(H):
-            for s in range(S):
-                for a in range(A):
-                    play[h, s, a] = (1.0 - rho) * ep.baseline[h, s, a]
-                play[h, s, ep.greedy[h, s]] += rho
-        v = policy_value_one(model.P, model.P_next, model.R, model.mu, play, scratch.V1, scratch.V2)
-        return rho, lb, v
-
-    return impl
+    """Compiled StepMix rule: R2's search, then the per-step mixture deployed and evaluated exactly."""
+    rho, lb = search_mixing_coefficient_one(ep.P_hat, ep.counts.counts_sa, ep.counts.reward_sum, ep.greedy,
+                                            ep.baseline, model.mu, pess.weissman_log, pess.reward_log, rule.search)
+    play = scratch.play
+    H, S, A = play.shape
+    for h in range(H):
+        for s in range(S):
+            for a in range(A):
+                play[h, s, a] = (1.0 - rho) * ep.baseline[h, s, a]
+            play[h, s, ep.greedy[h, s]] += rho
+    v = policy_value_one(model.P, model.P_next, model.R, model.mu, play, scratch.V1, scratch.V2)
+    return rho, lb, v
 
 
 # ---------------------------------------------------------------------------- EpsMix's rule
@@ -173,25 +162,20 @@ class EpsMixRule(NamedTuple):
         return rho, lb, v, play
 
 
-@overload(deploy)
+@rule_implementation(EpsMixRule)
 def _deploy_epsmix(rule, ep, model, pess, scratch):
-    if not isinstance(rule, types.BaseNamedTuple) or rule.instance_class is not EpsMixRule:
-        return None
-
-    def impl(rule, ep, model, pess, scratch):
-        vp, vk = greedy_bounds(ep, model, pess, scratch)
-        tau, v_low = rule.tau, rule.v_low
-        if vp >= tau:
-            rho = 1.0
-        elif v_low >= tau:
-            rho = (v_low - tau) / (v_low - vp)
-        else:
-            rho = 0.0
-        lb = rho * vp + (1.0 - rho) * v_low
-        play_greedy_or_baseline(ep, ep.coin < rho, scratch.play)
-        return rho, lb, rho * vk + (1.0 - rho) * rule.v_base
-
-    return impl
+    """Compiled EpsMix rule: the closed-form coefficient (:func:`epsmix_coefficient`), one coin per episode."""
+    vp, vk = greedy_bounds(ep, model, pess, scratch)
+    tau, v_low = rule.tau, rule.v_low
+    if vp >= tau:
+        rho = 1.0
+    elif v_low >= tau:
+        rho = (v_low - tau) / (v_low - vp)
+    else:
+        rho = 0.0
+    lb = rho * vp + (1.0 - rho) * v_low
+    play_greedy_or_baseline(ep, ep.coin < rho, scratch.play)
+    return rho, lb, rho * vk + (1.0 - rho) * rule.v_base
 
 
 # ---------------------------------------------------------------------------- the learners
@@ -247,7 +231,7 @@ class StepMix(ConservativeLearner):
     def make_rule(self, tau, v_low, v_base, H):
         rho_min = safe_floor_coefficient(tau, v_low, H, floor=self.floor)
         candidates, uppers = coarse_candidates(self.grid, rho_min)
-        return StepMixRule(tau, rho_min, v_low, self.floor, candidates, uppers, self.refine)
+        return StepMixRule(MixtureSearch(tau, rho_min, v_low, self.floor, candidates, uppers, self.refine))
 
 
 @register_algorithm

@@ -18,11 +18,8 @@ __all__ = [
     "bellman_sweep",
     "bellman_sweep_parallel",
     "bellman_sweep_reference",
-    "evaluate_policies",
-    "evaluate_policies_reference",
     "optimistic_backward_induction",
     "optimistic_backward_induction_reference",
-    "greedy_policy",
     "greedy_tiebreak_one",
     "greedy_tiebreak_reference",
     "transition_arrays",
@@ -105,99 +102,6 @@ def bellman_sweep_reference(P, R, gamma, V):
     Q = R + gamma * (P @ V)
     V_new = Q.max(axis=1)
     return Q, V_new, float(xp.max(xp.abs(V_new - V)))
-
-
-# ---------------------------------------------------------------------------- policy evaluation
-
-
-@nb.njit(inline="always", cache=True)
-def _q_value(P, R, h, hp, s, a, V):
-    row = P[hp, s, a]
-    acc = 0.0
-    for t in range(row.shape[0]):
-        acc += row[t] * V[h + 1, t]
-    return R[h, s, a] + acc
-
-
-def state_value(P, R, policy, h, hp, s, V):
-    """``sum_a pi_h(a|s) (R_h(s,a) + P_h(s,a) @ V[h+1])`` (compiled dispatch on the policy's type).
-
-    This Python body runs only with ``NUMBA_DISABLE_JIT=1``; compiled code uses the overload below.
-    """
-    if policy.ndim == 2:
-        a = policy[h, s]
-        return R[h, s, a] + P[hp, s, a] @ V[h + 1]
-    return float(policy[h, s] @ (R[h, s] + P[hp, s] @ V[h + 1]))
-
-
-@overload(state_value)
-def _state_value_overload(P, R, policy, h, hp, s, V):
-    if policy.ndim == 2:
-        return lambda P, R, policy, h, hp, s, V: _q_value(P, R, h, hp, s, policy[h, s], V)
-
-    def stochastic(P, R, policy, h, hp, s, V):
-        v = 0.0
-        for a in range(policy.shape[2]):
-            w = policy[h, s, a]
-            if w != 0.0:
-                v += w * _q_value(P, R, h, hp, s, a, V)
-        return v
-
-    return stochastic
-
-
-@nb.njit(cache=True)
-def evaluate_policy_one(P, R, policy, V):
-    """``V^pi`` of one policy on the true model (in place, ``V (H + 1, S)``).
-
-    ``P (Hp, S, A, S)`` with ``Hp`` in ``{1, H}``; ``R (H, S, A)``; ``policy (H, S)`` int64 or
-    ``(H, S, A)`` float64.
-    """
-    H, S, _ = R.shape
-    Hp = P.shape[0]
-    for t in range(S):
-        V[H, t] = 0.0
-    for h in range(H - 1, -1, -1):
-        hp = h if Hp > 1 else 0
-        for s in range(S):
-            V[h, s] = state_value(P, R, policy, h, hp, s, V)
-
-
-@nb.njit(parallel=True, cache=True)
-def _evaluate_policies_numba(P, R, policies):
-    n = policies.shape[0]
-    H, S, _ = R.shape
-    V = np.empty((n, H + 1, S))
-    for r in nb.prange(n):
-        evaluate_policy_one(P, R, policies[r], V[r])
-    return V
-
-
-def evaluate_policies(P_stages, R, policies):
-    """Exact values of ``n`` policies on one model, ``(n, H + 1, S)`` (compiled).
-
-    ``P_stages (Hp, S, A, S)``, ``R (H, S, A)``, ``policies (n, H, S)`` int64 or
-    ``(n, H, S, A)`` float64.
-    """
-    return _evaluate_policies_numba(P_stages, R, policies)
-
-
-def evaluate_policies_reference(P_stages, R, policies):
-    """Twin of :func:`evaluate_policies`, vectorised over policies."""
-    xp = get_namespace(P_stages, policies)
-    n = policies.shape[0]
-    H, S, A = R.shape
-    Hp = P_stages.shape[0]
-    V = xp.zeros((n, H + 1, S))
-    if policies.ndim == 3:
-        pi = xp.eye(A)[policies]
-    else:
-        pi = policies
-    for h in range(H - 1, -1, -1):
-        Ph = P_stages[h if Hp > 1 else 0]
-        Q = R[h][None] + xp.einsum("sat,nt->nsa", Ph, V[:, h + 1])
-        V[:, h] = xp.sum(pi[:, h] * Q, axis=-1)
-    return V
 
 
 # ---------------------------------------------------------------------------- optimism
@@ -313,12 +217,6 @@ def greedy_tiebreak_reference(Q, U):
     xp = get_namespace(Q, U)
     top = Q == Q.max(axis=-1, keepdims=True)
     return xp.argmax(xp.where(top, U, -xp.inf), axis=-1).astype(xp.int64)
-
-
-def greedy_policy(Q):
-    """Greedy deterministic policies, lowest action on ties: ``(..., H, S)`` int64 from ``(..., H, S, A)``."""
-    xp = get_namespace(Q)
-    return xp.argmax(Q, axis=-1).astype(xp.int64)
 
 
 # ---------------------------------------------------------------------------- values of mixed policies, any model

@@ -35,6 +35,7 @@ __all__ = [
     "alias_draw",
     "alias_draw_reference",
     "draw_next_state",
+    "next_state",
     "draw_next_state_reference",
     "sample_episode",
     "build_alias",
@@ -43,7 +44,6 @@ __all__ = [
     "uniforms_per_episode",
     "sample_trajectories",
     "sample_trajectories_reference",
-    "sample_episode_one",
     "choose_action",
 ]
 
@@ -262,9 +262,7 @@ def _choose_action_overload(policy, h, s, u, A):
     return deterministic
 
 
-# not inline="always": P_next may come from a record's field, and only a real argument lets Numba prune
-# the ``P_next is not None`` branch for a dense model
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def draw_next_state(P_prob, P_alias, P_next, hp, s, a, u):
     """Next state after ``(s, a)`` at stage ``hp`` from the model's alias tables and one uniform ``u``.
 
@@ -275,6 +273,17 @@ def draw_next_state(P_prob, P_alias, P_next, hp, s, a, u):
     if P_next is not None:
         return P_next[hp, s, a, j]
     return j
+
+
+@nb.njit(cache=True)
+def next_state(P_prob, P_alias, P_next, hp, s, a, u):
+    """:func:`draw_next_state` as a real call, for kernels whose ``P_next`` comes from a record's field.
+
+    ``draw_next_state`` is inlined (``inline="always"``: a call per step costs half of UCBVI's speed), and
+    Numba prunes its ``P_next is not None`` branch only when ``P_next`` is an argument of the function it
+    is inlined into; here it is.
+    """
+    return draw_next_state(P_prob, P_alias, P_next, hp, s, a, u)
 
 
 @nb.njit(cache=True)
@@ -299,16 +308,6 @@ def sample_episode(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, pol
         rewards[h] = r
         states[h + 1] = s_next
         s = s_next
-
-
-@nb.njit(cache=True)
-def sample_episode_one(P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards):
-    """One episode of one replicate of a dense model (in-place outputs).
-
-    ``policy`` is ``(H, S)`` int64 or ``(H, S, A)`` float64; ``u`` is the episode's ``1 + 3H``
-    uniforms; ``states (H+1,)``, ``actions (H,)``, ``rewards (H,)``.
-    """
-    sample_episode(P_prob, P_alias, None, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards)
 
 
 @nb.njit(parallel=True, cache=True)
