@@ -95,6 +95,14 @@ CHANGED: dict[str, str] = {name: _SPARSE for name in (
     "stepmix_garnet_sparse", "epsmix_garnet_sparse", "cucbvi_garnet_sparse", "baseline_garnet_sparse")}
 
 
+#: NumPy-twin cases that change in the last bits only, and why: the exact evaluation of the played policy
+#: on a sparse model now sums over its successor lists (``policy_values_reference``) instead of a dense
+#: copy of ``P`` (``evaluate_policies_reference``, deleted), so sums run in another order.
+ROUNDING = {name: "evaluation over successor lists" for name in (
+    "ucbvi_h_garnet_sparse", "ucbvi_b_garnet_sparse", "stepmix_garnet_sparse", "epsmix_garnet_sparse",
+    "cucbvi_garnet_sparse")}
+
+
 def _run(name, backend):
     make, model, episodes, replicates, seed, kw = _cases()[name]
     import warnings
@@ -133,6 +141,10 @@ def test_traces_equal_their_own_earlier_output(name, backend):
     trace = _run(name, backend)
     missing = set(recorded) - set(trace.keys())
     assert not missing, f"{name}: arrays {sorted(missing)} disappeared from the trace"
+    if name in ROUNDING and backend == "numpy":
+        for k, v in recorded.items():
+            np.testing.assert_allclose(trace[k], v, rtol=0, atol=1e-12, err_msg=f"{name}/{backend}/{k}")
+        return
     if name in CHANGED and backend == "numba":
         assert any(not np.array_equal(trace[k], v) for k, v in recorded.items()), (
             f"{name} was expected to change ({CHANGED[name]}) but did not")
