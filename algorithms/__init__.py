@@ -37,3 +37,4 @@ __all__ += ["HFUCRLRFE", "UCRLRFE", "UCRLRFEPlus", "RandomExploration"]
 from .kerns import DUCBVI, SWUCBVI, KeRNS, RestartUCBVI, RSKeRNS, UCBVINoForgetting  # noqa: E402
 
 __all__ += ["KeRNS", "RSKeRNS", "DUCBVI", "SWUCBVI", "RestartUCBVI", "UCBVINoForgetting"]
+from . import budget  # noqa: F401  (registers the budget rule's compiled deploy)

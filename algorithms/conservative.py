@@ -43,51 +43,40 @@ policy's lower bound for the budget method), ``optimistic_values`` (``mu @ V_bar
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+from numba.core import types
+from numba.extending import overload
 
-from rltheory.algorithm import Algorithm, episode_chunks, register_algorithm
+from rltheory.algorithm import register_algorithm
 from rltheory.errors import InvalidParameterError, InvalidPolicyError
-from rltheory.kernels.counts import CountState, update_counts_one, update_counts_reference
-from rltheory.kernels.pessimism import (
+from rltheory.kernels.counts import CountState, counts_of, update_counts_one, update_counts_reference
+from rltheory.kernels.planning import (
+    exact_model,
+    greedy_tiebreak_one,
+    greedy_tiebreak_reference,
+    policy_value_one,
+    policy_values_reference,
+)
+from rltheory.kernels.sampling import alias_tables, sample_episode, sample_trajectories_reference
+from rltheory.models import FiniteHorizonMDP
+from rltheory.planning import backward_induction, evaluate
+from rltheory.policies import to_stochastic, uniform_policy, validate_policy
+from rltheory.runner import EpisodicLearner, check_choice
+from rltheory.validation import check_real, first_index
+
+from .pessimism import (
     empirical_transitions_one,
     pessimistic_evaluation_one,
     pessimistic_evaluation_reference,
     reward_log_term,
-    safe_floor_coefficient,
-    search_mixing_coefficient_one,
-    search_mixing_coefficient_reference,
     weissman_log_term,
 )
-from rltheory.kernels.planning import (
-    evaluate_policies_reference,
-    evaluate_policy_one,
-    greedy_tiebreak_one,
-    greedy_tiebreak_reference,
-)
-from rltheory.kernels.sampling import (
-    alias_tables,
-    sample_episode_one,
-    sample_trajectories_reference,
-    uniforms_per_episode,
-)
-from rltheory.models import FiniteHorizonMDP
-from rltheory.planning import backward_induction, evaluate
-from rltheory.policies import to_stochastic, uniform_policy, validate_policy
-from rltheory.rng import draw_uniforms, generators
-from rltheory.trace import Trace
-from rltheory.validation import check_int, check_real, first_index
-
-from .ucbvi import (
-    _BERNSTEIN,
-    _HOEFFDING,
-    BONUSES,
-    ucbvi_log_term,
-    ucbvi_plan_one,
-    ucbvi_plan_reference,
-)
+from .ucbvi import BONUSES, UCBVIPlanner, ucbvi_log_term, ucbvi_plan_one, ucbvi_plan_reference
 
 __all__ = [
     "ConservativeLearner",
@@ -97,11 +86,15 @@ __all__ = [
     "interpolated_baseline",
     "baseline_for_ratio",
     "TRACE_ARRAYS",
+    "Pessimism",
+    "OptimisticRule",
+    "deploy",
+    "rule_implementation",
+    "greedy_bounds",
 ]
 
 #: Arrays of a conservative learner's trace, each ``(replicates, episodes)``.
 TRACE_ARRAYS = ("regret", "values", "threshold", "rho", "returns", "lower_bound", "optimistic_values")
-RULE_STEPMIX, RULE_EPSMIX, RULE_BUDGET, RULE_OPTIMISTIC = 0, 1, 2, 3
 _LOOP_ARRAYS = ("regret", "values", "rho", "returns", "lower_bound", "optimistic_values")
 
 
@@ -209,232 +202,284 @@ def _check_baseline_array(policy) -> np.ndarray:
     return arr
 
 
+# ---------------------------------------------------------------------------- records
+
+
+class Pessimism(NamedTuple):
+    """Constants of the R1 lower bounds (:mod:`rltheory.algorithms.pessimism`)."""
+
+    weissman_log: float  #: ``S ln 2 + iota``
+    reward_log: float  #: ``ln(2 S A H K / delta)``, 0 for exact rewards
+
+
+class Episode(NamedTuple):
+    """What a rule sees in one episode of one replicate (built inside the compiled loop)."""
+
+    P_hat: np.ndarray  #: ``(H, S, A, S)`` empirical transitions
+    counts: CountState  #: the replicate's counts (no leading axis)
+    greedy: np.ndarray  #: ``(H, S)`` the optimistic policy ``pi^k``
+    baseline: np.ndarray  #: ``(H, S, A)`` the baseline ``pi^b``
+    k: int  #: episode number, 1-based
+    coin: float  #: a uniform of the episode's own (EpsMix's coin)
+
+
+class Scratch(NamedTuple):
+    """Work arrays of one replicate."""
+
+    play: np.ndarray  #: ``(H, S, A)`` the deployed policy (written by the rule)
+    Vlow: np.ndarray  #: ``(H + 1, S)``
+    V1: np.ndarray  #: ``(S,)``
+    V2: np.ndarray  #: ``(S,)``
+    certified: np.ndarray  #: ``(1,)`` cumulative certified value (the budget rule's state)
+
+
+class OptimisticRule(NamedTuple):
+    """Always deploy ``pi^k`` (``rho = 1``): unconstrained UCBVI, the foil of the safety tests."""
+
+    tau: float
+
+
+# ---------------------------------------------------------------------------- the rule, by name
+
+
+def deploy(rule, ep, model, pess, scratch):
+    """Choose the policy to deploy in one episode: writes ``scratch.play`` and returns ``(rho, lb, v)``
+    (mixing coefficient, certified lower bound used, exact value of the deployed policy).
+
+    A generic function: each rule is a NamedTuple type (:class:`OptimisticRule` here,
+    ``StepMixRule``/``EpsMixRule`` in :mod:`rltheory.algorithms.stepmix`, ``BudgetRule`` in
+    :mod:`rltheory.algorithms.budget`) with a compiled implementation registered for it by
+    ``@overload(deploy)``, and a NumPy twin ``rule.deploy_reference``. Compiled code only.
+    """
+    raise NotImplementedError("compiled only: use the rule's deploy_reference in Python")
+
+
+@nb.njit(cache=True)
+def greedy_bounds(ep, model, pess, scratch):
+    """``(vp, vk)``: the R1 lower bound and the exact value of the greedy ``pi^k``; ``play`` := one-hot ``pi^k``."""
+    play = scratch.play
+    H, S, A = play.shape
+    for h in range(H):
+        for s in range(S):
+            for a in range(A):
+                play[h, s, a] = 0.0
+            play[h, s, ep.greedy[h, s]] = 1.0
+    pessimistic_evaluation_one(ep.P_hat, ep.counts.counts_sa, ep.counts.reward_sum, play, pess.weissman_log,
+                               pess.reward_log, scratch.Vlow)
+    vp = 0.0
+    for s in range(S):
+        vp += model.mu[s] * scratch.Vlow[0, s]
+    vk = policy_value_one(model.P, model.P_next, model.R, model.mu, ep.greedy, scratch.V1, scratch.V2)
+    return vp, vk
+
+
+@nb.njit(cache=True)
+def play_greedy_or_baseline(ep, optimistic, play):
+    """``play`` := one-hot ``pi^k`` if ``optimistic`` else the baseline."""
+    H, S, A = play.shape
+    for h in range(H):
+        for s in range(S):
+            for a in range(A):
+                play[h, s, a] = 0.0 if optimistic else ep.baseline[h, s, a]
+            if optimistic:
+                play[h, s, ep.greedy[h, s]] = 1.0
+
+
+def rule_implementation(rule_type):
+    """Decorator: register a function ``(rule, ep, model, pess, scratch) -> (rho, lb, v)`` as the compiled
+    :func:`deploy` of the rule records of type ``rule_type`` (compiled by Numba where the loop calls it).
+
+    Numba caches the loop keyed on this module's source only: after editing a rule in another module, clear
+    the ``__pycache__`` ``*.nbi``/``*.nbc`` files of this module (or touch it) so that the loop recompiles.
+    """
+    def decorate(impl):
+        @overload(deploy)
+        def _overload(rule, ep, model, pess, scratch):
+            if isinstance(rule, types.BaseNamedTuple) and rule.instance_class is rule_type:
+                return impl
+            return None
+
+        return impl
+
+    return decorate
+
+
+@rule_implementation(OptimisticRule)
+def _deploy_optimistic(rule, ep, model, pess, scratch):
+    vp, vk = greedy_bounds(ep, model, pess, scratch)
+    play_greedy_or_baseline(ep, True, scratch.play)
+    return 1.0, vp, vk
+
+
+def _greedy_bounds_reference(c, greedy, model, pess):
+    """Twin of :func:`greedy_bounds`, vectorised: ``(vp (n,), vk (n,), onehot (n, H, S, A))``."""
+    onehot = np.eye(model.R.shape[-1])[greedy]
+    vp = pessimistic_evaluation_reference(c.counts_sas, c.counts_sa, c.reward_sum, onehot, pess.weissman_log,
+                                          pess.reward_log)[:, 0] @ model.mu
+    vk = policy_values_reference(model.P, model.P_next, model.R, model.mu, greedy)
+    return vp, vk, onehot
+
+
+def _optimistic_reference(rule, c, greedy, baseline, model, pess, k, coin, certified):
+    vp, vk, onehot = _greedy_bounds_reference(c, greedy, model, pess)
+    return np.ones(len(vp)), vp, vk, onehot
+
+
+OptimisticRule.deploy_reference = _optimistic_reference
+
+
 # ---------------------------------------------------------------------------- compiled loop
 
 
-@nb.njit
-def _conservative_replicate(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli,
-                            P_true, mu, V_star, baseline, v_base,
-                            counts_sas, counts_sa, reward_sum, visits, inv_n, Q, certified,
-                            rule, bonus_kind, H, L, S_eff, scale,
-                            weissman_log, reward_log, tau, rho_min, v_low, use_floor, candidates, uppers, n_fine,
-                            first_episode, u, r,
-                            regret, values, rho_out, returns, lower_out, optimistic_values):
+@nb.njit(cache=True)
+def _conservative_replicate(tables, model, counts, Q, plan, pess, rule, baseline, certified, first_episode, u, r,
+                            out):
     """Episodes of replicate ``r`` (serial; :func:`_run_blocks` runs blocks of replicates on parallel threads)."""
     n_rep, n_ep, width = u.shape
     _, Hq, S, A = Q.shape
+    mu, V_star = model.mu, model.V_star
     bonus = np.empty((Hq, S, A))
     U = np.empty((Hq, S, A))
     V = np.empty((Hq + 1, S))
-    Vpi = np.empty((Hq + 1, S))
     greedy = np.empty((Hq, S), np.int64)
-    play = np.empty((Hq, S, A))
-    P_hat = np.empty(counts_sas.shape[1:])
-    Vlow = np.empty((Hq + 1, S))
+    cr = counts_of(counts, r)
+    P_hat = np.empty(cr.counts_sas.shape)
+    scratch = Scratch(np.empty((Hq, S, A)), np.empty((Hq + 1, S)), np.empty(S), np.empty(S), certified[r:r + 1])
     states = np.empty(Hq + 1, np.int64)
     actions = np.empty(Hq, np.int64)
     rewards = np.empty(Hq)
     Qr = Q[r]
     for e in range(n_ep):
         # 1. optimism: UCBVI's planner (Alg. 2 with the Alg. 3 or Alg. 4 bonus), greedy policy (R3)
-        ucbvi_plan_one(bonus_kind, counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r], H, L, S_eff, A,
-                       scale, bonus, Qr, V, U)
+        ucbvi_plan_one(plan, cr, bonus, Qr, V, U)
         greedy_tiebreak_one(Qr, U, greedy)
         vo = 0.0
         vs = 0.0
         for s in range(S):
             vo += mu[s] * V[0, s]
             vs += mu[s] * V_star[0, s]
-        optimistic_values[r, e] = vo
+        out.optimistic_values[r, e] = vo
         # 2-3. pessimism (R1) and the rule
-        empirical_transitions_one(counts_sas[r], counts_sa[r], P_hat)
-        if rule == 0:  # StepMix: largest certified per-step mixture (R2)
-            rho, lb = search_mixing_coefficient_one(P_hat, counts_sa[r], reward_sum[r], greedy,
-                                                    baseline, mu, weissman_log, reward_log, tau, rho_min,
-                                                    v_low, use_floor, candidates, uppers, n_fine)
-            for h in range(Hq):
-                for s in range(S):
-                    for a in range(A):
-                        play[h, s, a] = (1.0 - rho) * baseline[h, s, a]
-                    play[h, s, greedy[h, s]] += rho
-            evaluate_policy_one(P_true, R_mean, play, Vpi)
-            v = 0.0
-            for s in range(S):
-                v += mu[s] * Vpi[0, s]
-        else:
-            for h in range(Hq):
-                for s in range(S):
-                    for a in range(A):
-                        play[h, s, a] = 0.0
-                    play[h, s, greedy[h, s]] = 1.0
-            pessimistic_evaluation_one(P_hat, counts_sa[r], reward_sum[r], play, weissman_log, reward_log, Vlow)
-            vp = 0.0
-            for s in range(S):
-                vp += mu[s] * Vlow[0, s]
-            evaluate_policy_one(P_true, R_mean, greedy, Vpi)
-            vk = 0.0
-            for s in range(S):
-                vk += mu[s] * Vpi[0, s]
-            if rule == 3:  # always optimistic (UCBVI): the rule the safety tests must catch
-                rho = 1.0
-                lb = vp
-                v = vk
-                optimistic = True
-            elif rule == 1:  # EpsMix: closed-form coefficient, one coin per episode
-                if vp >= tau:
-                    rho = 1.0
-                elif v_low >= tau:
-                    rho = (v_low - tau) / (v_low - vp)
-                else:
-                    rho = 0.0
-                lb = rho * vp + (1.0 - rho) * v_low
-                optimistic = u[r, e, width - 1] < rho
-                v = rho * vk + (1.0 - rho) * v_base
-            else:  # budget (Garcelon et al. 2020): cumulative certified value
-                if certified[r] + vp >= tau * (first_episode + e + 1):
-                    rho = 1.0
-                    lb = vp
-                    v = vk
-                else:
-                    rho = 0.0
-                    lb = v_low
-                    v = v_base
-                certified[r] += lb
-                optimistic = rho == 1.0
-            for h in range(Hq):
-                for s in range(S):
-                    for a in range(A):
-                        play[h, s, a] = 0.0 if optimistic else baseline[h, s, a]
-                    if optimistic:
-                        play[h, s, greedy[h, s]] = 1.0
-        rho_out[r, e] = rho
-        lower_out[r, e] = lb
-        values[r, e] = v
-        regret[r, e] = vs - v
+        empirical_transitions_one(cr.counts_sas, cr.counts_sa, P_hat)
+        ep = Episode(P_hat, cr, greedy, baseline, first_episode + e + 1, u[r, e, width - 1])
+        rho, lb, v = deploy(rule, ep, model, pess, scratch)
+        out.rho[r, e] = rho
+        out.lower_bound[r, e] = lb
+        out.values[r, e] = v
+        out.regret[r, e] = vs - v
         # 4. act and record
-        sample_episode_one(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli, play, u[r, e],
-                           states, actions, rewards)
+        sample_episode(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob, tables.mu_alias, tables.R,
+                       tables.bernoulli, scratch.play, u[r, e], states, actions, rewards)
         g = 0.0
         for h in range(Hq):
             g += rewards[h]
-        returns[r, e] = g
-        update_counts_one(counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r], states, actions, rewards)
+        out.returns[r, e] = g
+        update_counts_one(cr, states, actions, rewards)
 
 
-@nb.njit(nogil=True)
-def _conservative_chunk(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli,
-                        P_true, mu, V_star, baseline, v_base,
-                        counts_sas, counts_sa, reward_sum, visits, inv_n, Q, certified,
-                        rule, bonus_kind, H, L, S_eff, scale,
-                        weissman_log, reward_log, tau, rho_min, v_low, use_floor, candidates, uppers, n_fine,
-                        first_episode, u, r_start, r_stop,
-                        regret, values, rho_out, returns, lower_out, optimistic_values):
+@nb.njit(nogil=True, cache=True)
+def _conservative_chunk(tables, model, counts, Q, plan, pess, rule, baseline, certified, first_episode, u, r_start,
+                        r_stop, out):
     """The fused episode loop (module docstring) for replicates ``r_start <= r < r_stop``, in place.
 
     Releases the GIL: :func:`_run_blocks` runs blocks of replicates on parallel threads (no
     ``prange``: the parfor lowering of this large loop tripled its compile time).
     """
     for r in range(r_start, r_stop):
-        _conservative_replicate(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli, P_true, mu, V_star, baseline,
-                                v_base, counts_sas, counts_sa, reward_sum, visits, inv_n, Q, certified, rule,
-                                bonus_kind,
-                                H, L, S_eff, scale, weissman_log, reward_log, tau, rho_min, v_low, use_floor,
-                                candidates, uppers, n_fine, first_episode, u, r, regret, values, rho_out, returns,
-                                lower_out, optimistic_values)
+        _conservative_replicate(tables, model, counts, Q, plan, pess, rule, baseline, certified, first_episode, u, r,
+                                out)
 
 
 def _run_blocks(kernel, args_before, u, outputs) -> None:
-    """Run ``kernel(*args_before, u, r_start, r_stop, *outputs)`` over all replicates, in contiguous blocks
+    """Run ``kernel(*args_before, u, r_start, r_stop, outputs)`` over all replicates, in contiguous blocks
     on ``numba.get_num_threads()`` threads (the kernels release the GIL). Replicates are independent, so
     the split does not change any number."""
     n = u.shape[0]
     workers = max(1, min(n, nb.get_num_threads()))
     if workers == 1:
-        kernel(*args_before, u, 0, n, *outputs)
+        kernel(*args_before, u, 0, n, outputs)
         return
     bounds = np.linspace(0, n, workers + 1).astype(np.int64)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(kernel, *args_before, u, int(a), int(b), *outputs)
+        futures = [pool.submit(kernel, *args_before, u, int(a), int(b), outputs)
                    for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
         for f in futures:
             f.result()
 
 
-@nb.njit(nogil=True)
-def _baseline_chunk(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli, baseline, u, r_start, r_stop, returns):
+@nb.njit(nogil=True, cache=True)
+def _baseline_chunk(tables, baseline, u, r_start, r_stop, returns):
     """Sampled returns of the baseline for replicates ``r_start <= r < r_stop`` (in place)."""
     _, n_ep, _ = u.shape
-    H = R_mean.shape[0]
+    H = tables.R.shape[0]
     states = np.empty(H + 1, np.int64)
     actions = np.empty(H, np.int64)
     rewards = np.empty(H)
     for r in range(r_start, r_stop):
         for e in range(n_ep):
-            sample_episode_one(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli, baseline, u[r, e], states,
-                               actions, rewards)
+            sample_episode(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob, tables.mu_alias, tables.R,
+                           tables.bernoulli, baseline, u[r, e], states, actions, rewards)
             g = 0.0
             for h in range(H):
                 g += rewards[h]
             returns[r, e] = g
 
 
-def _conservative_chunk_reference(tables, P_true, R_mean, mu, V_star, baseline, v_base, counts, Q, certified,
-                                  rule, bonus_kind, H, L, S_eff, scale, weissman_log, reward_log, tau, rho_min,
-                                  v_low, use_floor, candidates, uppers, n_fine, first_episode, u,
-                                  regret, values, rho_out, returns, lower_out, optimistic_values):
+def _conservative_chunk_reference(tables, model, counts, Q, plan, pess, rule, baseline, certified, first_episode, u,
+                                  out):
     """Twin of :func:`_conservative_chunk`: a Python loop over episodes, vectorised over replicates."""
     n, n_ep, width = u.shape
-    A = Q.shape[-1]
-    eye = np.eye(A)
     c = counts
+    mu = model.mu
+    v_star = model.V_star[0] @ mu
     for e in range(n_ep):
-        V, U = ucbvi_plan_reference(bonus_kind, c, Q, H, L, S_eff, A, scale)
+        V, U = ucbvi_plan_reference(plan, c, Q)
         greedy = greedy_tiebreak_reference(Q, U)
-        onehot = eye[greedy]
-        optimistic_values[:, e] = V[:, 0] @ mu
-        v_star = V_star[0] @ mu
-        if rule == RULE_STEPMIX:
-            rho, lb = search_mixing_coefficient_reference(c.counts_sas, c.counts_sa, c.reward_sum, greedy, baseline,
-                                                          mu, weissman_log, reward_log, tau, rho_min, v_low,
-                                                          use_floor, candidates, uppers, n_fine)
-            play = rho[:, None, None, None] * onehot + (1.0 - rho)[:, None, None, None] * baseline[None]
-            v = evaluate_policies_reference(P_true, R_mean, play)[:, 0] @ mu
-        else:
-            vp = pessimistic_evaluation_reference(c.counts_sas, c.counts_sa, c.reward_sum, onehot, weissman_log,
-                                                  reward_log)[:, 0] @ mu
-            vk = evaluate_policies_reference(P_true, R_mean, greedy)[:, 0] @ mu
-            if rule == RULE_OPTIMISTIC:
-                rho, lb, v = np.ones(n), vp, vk
-                optimistic = np.ones(n, dtype=bool)
-            elif rule == RULE_EPSMIX:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    mid = (v_low - tau) / (v_low - vp)
-                rho = np.where(vp >= tau, 1.0, np.where(v_low >= tau, mid, 0.0))
-                lb = rho * vp + (1.0 - rho) * v_low
-                optimistic = u[:, e, width - 1] < rho
-                v = rho * vk + (1.0 - rho) * v_base
-            else:
-                go = certified + vp >= tau * (first_episode + e + 1)
-                rho = np.where(go, 1.0, 0.0)
-                lb = np.where(go, vp, v_low)
-                v = np.where(go, vk, v_base)
-                certified += lb
-                optimistic = go
-            play = np.where(optimistic[:, None, None, None], onehot, baseline[None])
-        rho_out[:, e] = rho
-        lower_out[:, e] = lb
-        values[:, e] = v
-        regret[:, e] = v_star - v
+        out.optimistic_values[:, e] = V[:, 0] @ mu
+        rho, lb, v, play = rule.deploy_reference(c, greedy, baseline, model, pess, first_episode + e + 1,
+                                                 u[:, e, width - 1], certified)
+        out.rho[:, e] = rho
+        out.lower_bound[:, e] = lb
+        out.values[:, e] = v
+        out.regret[:, e] = v_star - v
         states, actions, rewards = sample_trajectories_reference(tables, play, u[:, e])
-        returns[:, e] = rewards.sum(axis=1)
+        out.returns[:, e] = rewards.sum(axis=1)
         update_counts_reference(c, states, actions, rewards)
+
+
+class ConservativeOut(NamedTuple):
+    """Per-episode outputs of a chunk, each ``(replicates, chunk)``."""
+
+    regret: np.ndarray
+    values: np.ndarray
+    rho: np.ndarray
+    returns: np.ndarray
+    lower_bound: np.ndarray
+    optimistic_values: np.ndarray
+
+
+class _Run(NamedTuple):
+    tables: object
+    model: object
+    counts: CountState
+    Q: np.ndarray
+    plan: UCBVIPlanner
+    pess: Pessimism
+    rule: object
+    baseline: np.ndarray
+    certified: np.ndarray
+    v_star: float
+    meta: dict
 
 
 # ---------------------------------------------------------------------------- the learners
 
 
-class ConservativeLearner(Algorithm):
-    """Shared constructor, validation and ``run`` of the conservative learners (not registered).
+class ConservativeLearner(EpisodicLearner):
+    """Shared constructor, validation and run state of the conservative learners (not registered).
+
+    A subclass supplies its rule by name: :meth:`make_rule` returns the rule's record (a NamedTuple
+    with a compiled :func:`deploy` registered for its type and a NumPy twin ``deploy_reference``).
 
     Parameters
     ----------
@@ -450,26 +495,38 @@ class ConservativeLearner(Algorithm):
         level; ``tau = (1 - alpha) v_high``).
     bonus : {"bernstein", "hoeffding"}
         The optimistic bonus: UCBVI-BF (Alg. 4, default, rule R3) or UCBVI-CH (Alg. 3).
-    optimism_scale : float >= 0
-        Multiplies the optimistic bonus; 1.0 is the theory. Safety-neutral: safety rests on the
-        pessimistic side only (rule R3). The pessimistic radius has no scale knob (R1, R4).
+    bonus_scale : float >= 0
+        Multiplies the optimistic bonus (the name UCBVI uses); 1.0 is the theory. Safety-neutral:
+        safety rests on the pessimistic side only (rule R3). The pessimistic radius has no scale knob
+        (R1, R4).
+    optimism_scale : float >= 0, deprecated
+        The old name of ``bonus_scale`` (a ``DeprecationWarning``; giving both is an error).
     """
 
-    model_type = FiniteHorizonMDP
-    backends = ("numba", "numpy")
-    _rule: int = RULE_STEPMIX
-    _name: str = "Conservative"
+    trace_arrays = _LOOP_ARRAYS
+    #: Uniforms per episode beyond the ``1 + 3H`` of the sampling layout (EpsMix's coin: 1).
+    extra_uniforms: int = 0
 
     def __init__(self, *, alpha: float = 0.1, delta: float = 0.05, baseline_policy="uniform", baseline_value=None,
-                 bonus: str = "bernstein", optimism_scale: float = 1.0):
+                 bonus: str = "bernstein", bonus_scale: float = 1.0, optimism_scale: float | None = None):
         self.alpha = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
         self.delta = check_real(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
         self.baseline_policy = _check_baseline_policy(baseline_policy)
         self.baseline_value = self._check_baseline_value(baseline_value)
-        if bonus not in BONUSES:
-            raise InvalidParameterError("bonus", f"must be one of {BONUSES}, got {bonus!r}", value=bonus)
-        self.bonus = bonus
-        self.optimism_scale = check_real(optimism_scale, "optimism_scale", low=0.0)
+        self.bonus = check_choice(bonus, "bonus", BONUSES)
+        if optimism_scale is not None:
+            if bonus_scale != 1.0:
+                raise InvalidParameterError("optimism_scale", "is the deprecated name of bonus_scale: give only "
+                                                              "bonus_scale", value=optimism_scale)
+            warnings.warn("optimism_scale is deprecated: use bonus_scale (the name UCBVI uses)", DeprecationWarning,
+                          stacklevel=2)
+            bonus_scale = check_real(optimism_scale, "optimism_scale", low=0.0)
+        self.bonus_scale = check_real(bonus_scale, "bonus_scale", low=0.0)
+        self.optimism_scale = None
+
+    @property
+    def label(self) -> str:
+        return type(self).__name__
 
     @staticmethod
     def _check_baseline_value(value):
@@ -489,7 +546,7 @@ class ConservativeLearner(Algorithm):
 
     @classmethod
     def conformance_cases(cls) -> list[dict]:
-        return [{"bonus": "bernstein", "optimism_scale": 0.05}, {"bonus": "hoeffding", "optimism_scale": 0.02}]
+        return [{"bonus": "bernstein", "bonus_scale": 0.05}, {"bonus": "hoeffding", "bonus_scale": 0.02}]
 
     # ----------------------------------------------------------------- setup shared with BaselineOnly
     def _baseline(self, mdp: FiniteHorizonMDP) -> np.ndarray:
@@ -526,86 +583,50 @@ class ConservativeLearner(Algorithm):
                 "weissman_log": weissman_log_term(S, A, H, episodes, d),
                 "reward_log": reward_log_term(S, A, H, episodes, d) if noisy else 0.0}
 
-    def _search_settings(self, tau, v_low, H):
-        return {"rho_min": safe_floor_coefficient(tau, v_low, H), "use_floor": True,
-                "candidates": np.zeros(1), "uppers": np.ones(1), "n_fine": 1}
+    def make_rule(self, tau: float, v_low: float, v_base: float, H: int):
+        """The rule's record for this run (``tau`` the safe level, ``v_low``/``v_base`` the baseline's values)."""
+        raise NotImplementedError
 
-    def _meta_params(self) -> dict:
-        params = self.get_params()
-        for k, v in params.items():
-            if isinstance(v, np.ndarray):
-                params[k] = f"array{v.shape}"
-        return params
+    # ----------------------------------------------------------------- the skeleton's hooks
+    def uniform_width(self, mdp) -> int:
+        return super().uniform_width(mdp) + self.extra_uniforms
 
-    def run(self, mdp: FiniteHorizonMDP, episodes: int, *, replicates: int | None = 1, seed=0, backend=None,
-            progress: bool = False, chunk_episodes: int | None = None) -> Trace:
-        """Run ``episodes`` episodes for each replicate.
-
-        Parameters
-        ----------
-        mdp : FiniteHorizonMDP
-        episodes : int >= 1
-            ``K``; it enters the confidence radii (``iota = ln(S A H K / delta)``, UCBVI's ``T = K H``).
-        replicates : int >= 1
-        seed : int or sequence of SeedSequence
-            Replicate ``r`` uses ``rltheory.rng.replicate_seeds(seed, r, r + 1)``.
-        backend : {None, "numba", "numpy"}
-            The compiled episode loop, or its NumPy twin.
-        progress : bool
-        chunk_episodes : int, optional
-            Episodes per compiled call; results do not depend on it.
-
-        Returns
-        -------
-        Trace with ``regret, values, threshold, rho, returns, lower_bound, optimistic_values``, each
-        ``(replicates, episodes)`` (see :mod:`rltheory.algorithms.conservative`).
-        """
-        episodes, seeds, backend = self._check_run_args(mdp, episodes, replicates, seed, backend)
-        n, H, S, A = len(seeds), mdp.H, mdp.S, mdp.A
+    def start(self, mdp, run):
+        n, H, S, A = run.replicates, mdp.H, mdp.S, mdp.A
         baseline = self._baseline(mdp)
         v_base, v_low, v_high = self._values(mdp, baseline)
         tau = (1.0 - self.alpha) * v_high
-        logs = self.log_terms(mdp, episodes)
-        search = self._search_settings(tau, v_low, H)
-        V_star = backward_induction(mdp).V
-        tables = alias_tables(mdp)
-        width = uniforms_per_episode(H) + (1 if self._rule == RULE_EPSMIX else 0)
-        if chunk_episodes is None:
-            chunk_episodes = max(1, min(episodes, 2_000_000 // (n * width)))
-        chunk_episodes = check_int(chunk_episodes, "chunk_episodes", low=1)
-        gens = generators(seeds)
-        kind = _HOEFFDING if self.bonus == "hoeffding" else _BERNSTEIN
-        counts = CountState.zeros(n, H, S, A)
-        Q = np.full((n, H, S, A), float(H))
-        certified = np.zeros(n)
-        out = {k: np.empty((n, episodes)) for k in _LOOP_ARRAYS}
-        P_true, R_mean, mu = mdp.P_stages, mdp.R, mdp.mu
-        common = (self._rule, kind, H, logs["L"], float(S * H), self.optimism_scale, logs["weissman_log"],
-                  logs["reward_log"], tau, search["rho_min"], v_low, search["use_floor"], search["candidates"],
-                  search["uppers"], search["n_fine"])
-        with self._progress(episodes, progress, self._name) as bar:
-            for start, size in episode_chunks(episodes, chunk_episodes):
-                u = draw_uniforms(gens, size, width)
-                chunk_out = {k: np.empty((n, size)) for k in _LOOP_ARRAYS}
-                if backend == "numba":
-                    before = (tables.P_prob, tables.P_alias, tables.mu_prob, tables.mu_alias, R_mean,
-                              tables.bernoulli, P_true, mu, V_star, baseline, v_base, counts.counts_sas,
-                              counts.counts_sa, counts.reward_sum, counts.visits, counts.inv_n, Q, certified, *common,
-                              start)
-                    _run_blocks(_conservative_chunk, before, u, tuple(chunk_out[k] for k in _LOOP_ARRAYS))
-                else:
-                    _conservative_chunk_reference(tables, P_true, R_mean, mu, V_star, baseline, v_base, counts, Q,
-                                                  certified, *common, start, u,
-                                                  *(chunk_out[k] for k in _LOOP_ARRAYS))
-                for k in _LOOP_ARRAYS:
-                    out[k][:, start:start + size] = chunk_out[k]
-                bar.update(size)
-        out["threshold"] = np.full((n, episodes), tau)
-        meta = {"algorithm": type(self).__name__, "params": self._meta_params(), "model": mdp.name,
-                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n,
-                "v_star": float(mu @ V_star[0]), "v_baseline": v_base, "v_low": v_low, "v_high": v_high,
-                "threshold": tau, "rho_min": search["rho_min"], "backend": backend, **logs}
-        return Trace({k: out[k] for k in TRACE_ARRAYS}, meta)
+        logs = self.log_terms(mdp, run.episodes)
+        rule = self.make_rule(tau, v_low, v_base, H)
+        model = exact_model(mdp)
+        plan = UCBVIPlanner(self.bonus == "bernstein", float(H), logs["L"], float(S * H), self.bonus_scale)
+        v_star = float(mdp.mu @ model.V_star[0])
+        meta = {"v_baseline": v_base, "v_low": v_low, "v_high": v_high, "threshold": tau,
+                "rho_min": float(getattr(rule, "rho_min", _safe_floor(tau, v_low, H))), **logs}
+        return _Run(alias_tables(mdp), model, CountState.zeros(n, H, S, A), np.full((n, H, S, A), float(H)), plan,
+                    Pessimism(logs["weissman_log"], logs["reward_log"]), rule, baseline, np.zeros(n), v_star, meta)
+
+    def step(self, run, u, start, out):
+        _run_blocks(_conservative_chunk, (run.tables, run.model, run.counts, run.Q, run.plan, run.pess, run.rule,
+                                          run.baseline, run.certified, start), u,
+                    ConservativeOut(*(out[k] for k in _LOOP_ARRAYS)))
+
+    def step_reference(self, run, u, start, out):
+        _conservative_chunk_reference(run.tables, run.model, run.counts, run.Q, run.plan, run.pess, run.rule,
+                                      run.baseline, run.certified, start, u,
+                                      ConservativeOut(*(out[k] for k in _LOOP_ARRAYS)))
+
+    def finish(self, run, arrays) -> dict:
+        return {"threshold": np.full(arrays["values"].shape, run.meta["threshold"])}
+
+    def run_meta(self, run) -> dict:
+        return dict(run.meta)
+
+
+def _safe_floor(tau, v_low, H):
+    from .stepmix import safe_floor_coefficient
+
+    return safe_floor_coefficient(tau, v_low, H)
 
 
 @register_algorithm
@@ -618,30 +639,37 @@ class ConservativeUCBVI(ConservativeLearner):
     ``i`` played ``pi^i``, else the baseline's value), otherwise the baseline. It satisfies only the
     *cumulative* constraint, so single episodes may fall below ``(1 - alpha) V^b``. Lower bounds
     are the same R1 pessimism as StepMix's (Garcelon et al. use their own confidence sets; this is
-    an adaptation, so the name is ours). Parameters as :class:`ConservativeLearner`.
+    an adaptation, so the name is ours). The rule: :class:`rltheory.algorithms.budget.BudgetRule`.
+    Parameters as :class:`ConservativeLearner`.
     """
 
-    _rule = RULE_BUDGET
-    _name = "CUCBVI"
+    label = "CUCBVI"
+
+    def make_rule(self, tau, v_low, v_base, H):
+        from .budget import BudgetRule
+
+        return BudgetRule(tau, v_low, v_base)
 
 
 class OptimisticOnly(ConservativeLearner):
     """The shared loop with the rule replaced by "always optimistic" (``rho = 1``): unconstrained UCBVI.
 
     Same planner, same uniforms and the same exact evaluation as :class:`~rltheory.algorithms.UCBVI`
-    (``bonus_scale = optimism_scale``, stage-dependent counts), so its ``regret``, ``values`` and
+    (``bonus_scale`` alike, stage-dependent counts), so its ``regret``, ``values`` and
     ``returns`` equal UCBVI's for the same seed (``tests/test_stepmix.py`` checks it); it adds the
     conservative learners' diagnostics (``threshold``, ``lower_bound``). Used as the "UCBVI" curve of
     the StepMix figures (one compiled loop for every method) and as the foil of the safety tests.
     Not registered: it is UCBVI.
     """
 
-    _rule = RULE_OPTIMISTIC
-    _name = "UCBVI"
+    label = "UCBVI"
+
+    def make_rule(self, tau, v_low, v_base, H):
+        return OptimisticRule(tau)
 
 
 @register_algorithm
-class BaselineOnly(Algorithm):
+class BaselineOnly(EpisodicLearner):
     """Always play the baseline (spec §A2.4): zero violations, regret ``K (V* - V^b)``.
 
     Parameters
@@ -653,8 +681,8 @@ class BaselineOnly(Algorithm):
     Trace arrays ``regret, values, threshold, rho (= 0), returns``, each ``(replicates, episodes)``.
     """
 
-    model_type = FiniteHorizonMDP
-    backends = ("numba", "numpy")
+    label = "Baseline"
+    trace_arrays = ("returns",)
 
     def __init__(self, *, baseline_policy="uniform", alpha: float = 0.1):
         self.alpha = check_real(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -662,36 +690,30 @@ class BaselineOnly(Algorithm):
 
     _baseline = ConservativeLearner._baseline
 
-    def run(self, mdp: FiniteHorizonMDP, episodes: int, *, replicates: int | None = 1, seed=0, backend=None,
-            progress: bool = False, chunk_episodes: int | None = None) -> Trace:
-        """Sample ``episodes`` episodes of the baseline per replicate (arguments as :meth:`ConservativeLearner.run`)."""
-        episodes, seeds, backend = self._check_run_args(mdp, episodes, replicates, seed, backend)
-        n, H = len(seeds), mdp.H
+    def state_bytes(self, mdp) -> int:
+        return 8 * mdp.H * mdp.S * mdp.A
+
+    def start(self, mdp, run):
         baseline = self._baseline(mdp)
         v_base = float(mdp.mu @ evaluate(mdp, baseline)[0])
-        v_star = backward_induction(mdp).value
-        tables = alias_tables(mdp)
-        width = uniforms_per_episode(H)
-        if chunk_episodes is None:
-            chunk_episodes = max(1, min(episodes, 2_000_000 // (n * width)))
-        chunk_episodes = check_int(chunk_episodes, "chunk_episodes", low=1)
-        gens = generators(seeds)
-        returns = np.empty((n, episodes))
-        policies = np.ascontiguousarray(np.broadcast_to(baseline, (n, *baseline.shape)))
-        for start, size in episode_chunks(episodes, chunk_episodes):
-            u = draw_uniforms(gens, size, width)
-            if backend == "numba":
-                out = np.empty((n, size))
-                _run_blocks(_baseline_chunk, (tables.P_prob, tables.P_alias, tables.mu_prob, tables.mu_alias,
-                                              tables.R, tables.bernoulli, baseline), u, (out,))
-                returns[:, start:start + size] = out
-            else:
-                for e in range(size):
-                    returns[:, start + e] = sample_trajectories_reference(tables, policies, u[:, e])[2].sum(axis=1)
-        full = np.full((n, episodes), v_base)
-        meta = {"algorithm": "BaselineOnly", "params": {"alpha": self.alpha, "baseline_policy": (
-            self.baseline_policy if isinstance(self.baseline_policy, str) else f"array{self.baseline_policy.shape}")},
-                "model": mdp.name, "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n,
-                "v_star": v_star, "v_baseline": v_base, "threshold": (1.0 - self.alpha) * v_base, "backend": backend}
-        return Trace({"regret": v_star - full, "values": full, "threshold": (1.0 - self.alpha) * full,
-                      "rho": np.zeros((n, episodes)), "returns": returns}, meta)
+        return {"tables": alias_tables(mdp), "baseline": baseline, "v_base": v_base,
+                "v_star": backward_induction(mdp).value, "n": run.replicates}
+
+    def step(self, run, u, start, out):
+        _run_blocks(_baseline_chunk, (run["tables"], run["baseline"]), u, out["returns"])
+
+    def step_reference(self, run, u, start, out):
+        policies = np.ascontiguousarray(np.broadcast_to(run["baseline"], (run["n"], *run["baseline"].shape)))
+        for e in range(u.shape[1]):
+            out["returns"][:, e] = sample_trajectories_reference(run["tables"], policies, u[:, e])[2].sum(axis=1)
+
+    def optimal_value(self, run, mdp) -> float:
+        return run["v_star"]
+
+    def finish(self, run, arrays) -> dict:
+        full = np.full(arrays["returns"].shape, run["v_base"])
+        return {"regret": run["v_star"] - full, "values": full, "threshold": (1.0 - self.alpha) * full,
+                "rho": np.zeros(full.shape)}
+
+    def run_meta(self, run) -> dict:
+        return {"v_baseline": run["v_base"], "threshold": (1.0 - self.alpha) * run["v_base"]}

@@ -21,7 +21,8 @@ an iteration costs ``A^{min(k, T - i + 1)} m`` episodes. The plan is open loop: 
 (e.g. sticky-action) model GORP still runs, but it is only guaranteed on deterministic ones, which is
 what SQIRL generalises. As for :class:`~rltheory.algorithms.SQIRL`, ``run`` plays successive passes
 (``m`` fixed or doubling), the recommended policy is the last completed pass's plan (uniformly random
-before), and the trace records its exact value (``values``, ``suboptimality``) and the sampled returns.
+before), and the trace records its exact value (``values``, ``suboptimality``), the sampled returns, and
+the exact value of the plan *played* in each episode (``played``; ``regret = V* - played``).
 """
 
 from __future__ import annotations
@@ -29,20 +30,18 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from rltheory.algorithm import Algorithm, register_algorithm
-from rltheory.errors import InvalidParameterError
+from rltheory.algorithm import register_algorithm
 from rltheory.kernels.sampling import sample_episode, sample_trajectories_reference
-from rltheory.models import FiniteHorizonMDP
-from rltheory.rng import draw_uniforms, generators
-from rltheory.trace import Trace
+from rltheory.runner import UNIFORM_BUDGET, EpisodicLearner, check_choice
 from rltheory.validation import check_int
 
 from .episodic import RANDOM, exact_references
-from .sqirl import SCHEDULES, UNIFORM_BUDGET, pass_lengths
+from .sqirl import SCHEDULES, _PassState, pass_lengths
 
 __all__ = ["GORP", "iteration_episodes"]
 
-TRACE_ARRAYS = ("values", "suboptimality", "returns")
+#: Arrays the step writes (``suboptimality`` and ``regret`` are derived), each ``(replicates, episodes)``.
+TRACE_ARRAYS = ("values", "returns", "played")
 
 
 def iteration_episodes(A: int, k: int, H: int, m: int, i: int) -> int:
@@ -58,13 +57,13 @@ def _digit(q, d, pos, A):
     return q % A
 
 
-@nb.njit(parallel=True)
-def _gorp_batch(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, prefix, i, d, m, q0, u, returns, best_mean,
-                best_q):
+@nb.njit(parallel=True, cache=True)
+def _gorp_batch(tables, prefix, i, d, m, q0, u, returns, best_mean, best_q):
     """Play sequences ``q0, q0 + 1, ...`` (``m`` episodes each, ``u (n, (q1 - q0) m, 1 + 3H)``) for every
     replicate and keep the best mean reward-to-go from step ``i`` (strictly greater wins, so ties go to the
     first sequence). ``prefix (n, H)`` holds the learned actions (``-1`` afterwards)."""
     n, size, _ = u.shape
+    P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, P_next = tables  # unpacked before prange
     H, S, A = R.shape
     nq = size // m
     for r in nb.prange(n):
@@ -124,7 +123,7 @@ def _gorp_batch_reference(tables, prefix, i, d, m, q0, u, returns, best_mean, be
 
 
 @register_algorithm
-class GORP(Algorithm):
+class GORP(EpisodicLearner):
     """GORP (Laidlaw, Russell & Dragan, NeurIPS 2023): greedy over random-policy rollouts, open loop.
 
     Parameters
@@ -137,15 +136,13 @@ class GORP(Algorithm):
         ``m`` of successive passes.
     """
 
-    model_type = FiniteHorizonMDP
-    backends = ("numba", "numpy")
+    label = "GORP"
+    trace_arrays = TRACE_ARRAYS
 
     def __init__(self, *, k: int = 1, episodes_per_sequence: int = 1, schedule: str = "doubling"):
         self.k = check_int(k, "k", low=1)
         self.episodes_per_sequence = check_int(episodes_per_sequence, "episodes_per_sequence", low=1)
-        if schedule not in SCHEDULES:
-            raise InvalidParameterError("schedule", f"must be one of {SCHEDULES}, got {schedule!r}", value=schedule)
-        self.schedule = schedule
+        self.schedule = check_choice(schedule, "schedule", SCHEDULES)
 
     @classmethod
     def conformance_cases(cls) -> list[dict]:
@@ -156,66 +153,77 @@ class GORP(Algorithm):
         m = self.episodes_per_sequence if m is None else m
         return sum(iteration_episodes(A, self.k, H, m, i) for i in range(H))
 
-    def run(self, mdp: FiniteHorizonMDP, episodes: int, *, replicates: int | None = 1, seed=0, backend=None,
-            progress: bool = False) -> Trace:
-        """Run ``episodes`` episodes per replicate; trace arrays ``values``, ``suboptimality``, ``returns``."""
-        episodes, seeds, backend = self._check_run_args(mdp, episodes, replicates, seed, backend)
-        n, H, A = len(seeds), mdp.H, mdp.A
-        tables, v_star, v_random, evaluate, width = exact_references(mdp, backend)
-        gens = generators(seeds)
-        out = {k: np.empty((n, episodes)) for k in TRACE_ARRAYS}
-        rec_value = np.full(n, v_random)
-        prefix = np.full((n, H), RANDOM, np.int64)
-        pos, pass_idx, passes = 0, 0, []
-        with self._progress(episodes, progress, "GORP") as bar:
-            while pos < episodes:
-                m = pass_lengths(self.episodes_per_sequence, self.schedule, pass_idx + 1)[-1]
-                prefix[:] = RANDOM
-                complete = True
-                for i in range(H):
-                    d = min(self.k, H - i)
-                    nq = A ** d
-                    best_mean, best_q = np.full(n, -np.inf), np.full(n, -1, np.int64)
-                    per = max(1, UNIFORM_BUDGET // (n * width * m))  # sequences per batch of uniforms
-                    q_next = 0
-                    while q_next < nq and pos < episodes:
-                        q1 = min(nq, q_next + per)
-                        want = (q1 - q_next) * m
-                        size = min(want, episodes - pos)
-                        u = draw_uniforms(gens, size, width)
-                        full = size // m  # sequences played completely in this batch
-                        if full:
-                            ret = out["returns"][:, pos:pos + full * m]
-                            if backend == "numba":
-                                _gorp_batch(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob,
-                                            tables.mu_alias, tables.R, tables.bernoulli, prefix, i, d, m, q_next,
-                                            u[:, :full * m], ret, best_mean, best_q)
-                            else:
-                                _gorp_batch_reference(tables, prefix, i, d, m, q_next, u[:, :full * m], ret,
-                                                      best_mean, best_q)
-                        if size > full * m:  # the budget ends inside a sequence: played, estimate unused
-                            self._play_rest(tables, prefix, i, d, q_next + full, u[:, full * m:],
-                                            out["returns"][:, pos + full * m:pos + size], backend)
-                        out["values"][:, pos:pos + size] = rec_value[:, None]
-                        pos += size
-                        q_next += full
-                        bar.update(size)
-                        if size < want:
-                            break
-                    if q_next < nq:
-                        complete = False
-                        break
-                    prefix[:, i] = best_q // A ** (d - 1)
-                if complete:
-                    rec_value = evaluate(prefix)  # open-loop plans (n, H)
-                    out["values"][:, pos - 1] = rec_value
-                    passes.append({"m": m, "completed_at_episode": pos})
-                pass_idx += 1
-        out["suboptimality"] = v_star - out["values"]
-        meta = {"algorithm": "GORP", "params": self.get_params(), "model": mdp.name,
-                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n, "v_star": v_star,
-                "v_random": v_random, "passes": passes, "backend": backend}
-        return Trace(out, meta)
+    def state_bytes(self, mdp) -> int:
+        return 8 * (2 * mdp.H + 8)
+
+    def start(self, mdp, run):
+        n, H = run.replicates, mdp.H
+        state = _PassState(exact_references(mdp, run.backend), n)
+        state.prefix = np.full((n, H), RANDOM, np.int64)
+        state.q_next = 0  # next sequence of the current iteration
+        state.H, state.A, state.n, state.width = H, mdp.A, n, run.width
+        return state
+
+    def next_chunk(self, state, position, remaining, default):
+        if state.q_next == 0:  # a new iteration (and maybe a new pass)
+            if state.i == 0:
+                state.m = pass_lengths(self.episodes_per_sequence, self.schedule, state.pass_idx + 1)[-1]
+                state.prefix[:] = RANDOM
+            state.d = min(self.k, state.H - state.i)
+            state.nq = state.A ** state.d
+            state.best_mean, state.best_q = np.full(state.n, -np.inf), np.full(state.n, -1, np.int64)
+        per = max(1, UNIFORM_BUDGET // (state.n * state.width * state.m))  # sequences per batch of uniforms
+        return min((min(state.nq, state.q_next + per) - state.q_next) * state.m, remaining)
+
+    def _plans(self, state, q0, count):
+        """The open-loop plans of sequences ``q0 .. q0 + count - 1`` of every replicate: ``(n, count, H)``."""
+        A, i, d = state.A, state.i, state.d
+        plans = np.repeat(state.prefix[:, None, :], count, axis=1)
+        plans[:, :, i:] = RANDOM
+        q = q0 + np.arange(count)
+        for p in range(d):
+            plans[:, :, i + p] = (q // A ** (d - 1 - p)) % A
+        return plans
+
+    def _step(self, state, u, start, out, backend):
+        m, i, d = state.m, state.i, state.d
+        size = u.shape[1]
+        full = size // m  # sequences played completely in this chunk
+        count = full + (1 if size > full * m else 0)
+        played = state.refs.evaluate(self._plans(state, state.q_next, count).reshape(-1, state.H))
+        out["played"][...] = np.repeat(played.reshape(state.n, count), m, axis=1)[:, :size]
+        tables = state.refs.tables
+        if full:
+            if backend == "numba":
+                _gorp_batch(tables, state.prefix, i, d, m, state.q_next, u[:, :full * m], out["returns"][:, :full * m],
+                            state.best_mean, state.best_q)
+            else:
+                _gorp_batch_reference(tables, state.prefix, i, d, m, state.q_next, u[:, :full * m],
+                                      out["returns"][:, :full * m], state.best_mean, state.best_q)
+        if size > full * m:  # the budget ends inside a sequence: played, estimate unused
+            self._play_rest(tables, state.prefix, i, d, state.q_next + full, u[:, full * m:],
+                            out["returns"][:, full * m:], backend)
+        out["values"][...] = state.rec_value[:, None]
+        state.q_next += full
+        if state.q_next < state.nq:
+            return
+        state.q_next = 0
+        state.prefix[:, i] = state.best_q // state.A ** (d - 1)
+        state.i += 1
+        if state.i == state.H:
+            state.complete_pass(state.prefix, out["values"], start + size)
+
+    def step(self, state, u, start, out):
+        self._step(state, u, start, out, "numba")
+
+    def step_reference(self, state, u, start, out):
+        self._step(state, u, start, out, "numpy")
+
+    def finish(self, state, arrays) -> dict:
+        return {"suboptimality": state.v_star - arrays["values"], "regret": state.v_star - arrays["played"]}
+
+    def run_meta(self, state) -> dict:
+        return {"v_random": state.refs.v_random, "passes": state.passes}
 
     @staticmethod
     def _play_rest(tables, prefix, i, d, q, u, returns, backend):
@@ -224,7 +232,6 @@ class GORP(Algorithm):
             return
         scratch_mean, scratch_q = np.full(u.shape[0], -np.inf), np.full(u.shape[0], -1, np.int64)
         if backend == "numba":
-            _gorp_batch(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob, tables.mu_alias, tables.R,
-                        tables.bernoulli, prefix, i, d, u.shape[1], q, u, returns, scratch_mean, scratch_q)
+            _gorp_batch(tables, prefix, i, d, u.shape[1], q, u, returns, scratch_mean, scratch_q)
         else:
             _gorp_batch_reference(tables, prefix, i, d, u.shape[1], q, u, returns, scratch_mean, scratch_q)

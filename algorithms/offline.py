@@ -11,7 +11,7 @@ dataset is sufficiently large". Everything below is the **reconstructed** design
 3. an upper confidence bound of the safe level from the empirical returns (Hoeffding, returns in
    ``[0, H]``): ``v_high = mean return + H sqrt(ln(2 / delta') / (2 N))`` with ``delta' = delta / 2``;
 4. a lower confidence bound of the *cloned* policy's value: its pessimistic value (rule R1, the
-   span-scaled Weissman step, :mod:`rltheory.kernels.pessimism`) on the offline counts, with
+   span-scaled Weissman step, :mod:`rltheory.algorithms.pessimism`) on the offline counts, with
    ``iota = ln(S A H N / delta')``; valid for the data-dependent ``pi_hat`` because the R1 bound
    holds for every policy at once;
 5. the online learner runs with ``baseline_policy = pi_hat`` and ``baseline_value = (v_low, v_high)``:
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rltheory.algorithms.pessimism import pessimistic_evaluation, reward_log_term, weissman_log_term
 from rltheory.errors import InvalidDataError, InvalidParameterError
-from rltheory.kernels.pessimism import pessimistic_evaluation, reward_log_term, weissman_log_term
 from rltheory.kernels.sampling import alias_tables, sample_trajectories, uniforms_per_episode
 from rltheory.models import FiniteHorizonMDP
 from rltheory.policies import to_stochastic, validate_policy

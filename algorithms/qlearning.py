@@ -18,40 +18,96 @@ is recomputed whenever one of its actions changed. Trace arrays ``(replicates, e
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
-from rltheory.algorithm import Algorithm, episode_chunks, register_algorithm
+from rltheory.algorithm import register_algorithm
 from rltheory.errors import InvalidParameterError
-from rltheory.kernels.planning import policy_value_one, transition_arrays
+from rltheory.kernels.planning import exact_model, policy_value_one, policy_values, policy_values_reference
 from rltheory.kernels.sampling import (
     alias_draw,
     alias_draw_reference,
-    draw_next_state,
+    alias_tables,
     draw_next_state_reference,
+    next_state,
 )
-from rltheory.models import FiniteHorizonMDP
-from rltheory.rng import draw_uniforms, generators
-from rltheory.trace import Trace
+from rltheory.runner import EpisodicLearner
 from rltheory.validation import check_real
-
-from .episodic import exact_references
 
 __all__ = ["QLearning"]
 
-TRACE_ARRAYS = ("values", "suboptimality", "returns")
+#: Arrays the step writes, each ``(replicates, episodes)``: ``values`` of the *recommended* greedy
+#: policy, ``returns`` sampled, ``played`` the exact value of the epsilon-greedy policy played.
+TRACE_ARRAYS = ("values", "returns", "played")
 
 
-@nb.njit(parallel=True)
-def _qlearning_chunk(P_prob, P_alias, P_next, P_eval, P_eval_next, mu_prob, mu_alias, R, mu, bernoulli, epsilon, jin,
-                     alpha, Q, N, greedy, value, u, values_out, returns_out):
+class QParams(NamedTuple):
+    epsilon: float
+    jin: bool  #: step size (H + 1) / (H + n) of Jin et al. (2018); False: the constant ``alpha``
+    alpha: float
+
+
+class QState(NamedTuple):
+    """One run's state, each with a leading replicate axis."""
+
+    Q: np.ndarray  #: ``(n, H, S, A)``
+    N: np.ndarray  #: ``(n, H, S, A)`` visits
+    greedy: np.ndarray  #: ``(n, H, S)`` recommended policy (lowest action on ties)
+    value: np.ndarray  #: ``(n,)`` its exact value
+    play: np.ndarray  #: ``(n, H, S, A)`` the epsilon-greedy policy played (ties uniform)
+    play_value: np.ndarray  #: ``(n,)`` its exact value
+    play_stale: np.ndarray  #: ``(n,)`` bool: ``play`` changed since ``play_value`` was computed
+
+
+class QOut(NamedTuple):
+    values: np.ndarray
+    returns: np.ndarray
+    played: np.ndarray
+
+
+@nb.njit(cache=True)
+def _play_row(q, epsilon, row):
+    """``row[a] = epsilon / A + (1 - epsilon) 1{a ties for max q} / n_ties``; returns whether it changed."""
+    A = q.shape[0]
+    best = -np.inf
+    for b in range(A):
+        if q[b] > best:
+            best = q[b]
+    nt = 0
+    for b in range(A):
+        if q[b] == best:
+            nt += 1
+    changed = False
+    for b in range(A):
+        p = epsilon / A + ((1.0 - epsilon) / nt if q[b] == best else 0.0)
+        if p != row[b]:
+            row[b] = p
+            changed = True
+    return changed
+
+
+@nb.njit(parallel=True, cache=True)
+def _qlearning_chunk(tables, model, state, params, u, out):
+    """Episodes of a chunk for every replicate (``prange``), in place (records in the module)."""
     n, c, _ = u.shape
-    H, S, A = R.shape
-    Hp = P_prob.shape[0]
+    H, S, A = tables.R.shape
+    Hp = tables.P_prob.shape[0]
+    # unpack the records before prange (writes through a record's field inside prange are lost)
+    P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, P_next = tables
+    P, P_eval_next, R_eval, mu, _ = model
+    epsilon, jin, alpha = params
+    Q, N, greedy, value, play, play_value, play_stale = state
+    values_out, returns_out, played_out = out
     for r in nb.prange(n):
         V = np.empty(S)
         V_next = np.empty(S)
         for e in range(c):
+            if play_stale[r]:
+                play_value[r] = policy_value_one(P, P_eval_next, R_eval, mu, play[r], V, V_next)
+                play_stale[r] = False
+            played_out[r, e] = play_value[r]
             ue = u[r, e]
             s = alias_draw(mu_prob, mu_alias, ue[0])
             changed = False
@@ -85,7 +141,7 @@ def _qlearning_chunk(P_prob, P_alias, P_next, P_eval, P_eval_next, mu_prob, mu_a
                 rew = R[h, s, a]
                 if bernoulli:
                     rew = 1.0 if ue[3 + 3 * h] < rew else 0.0
-                s2 = draw_next_state(P_prob, P_alias, P_next, hp, s, a, ue[2 + 3 * h])
+                s2 = next_state(P_prob, P_alias, P_next, hp, s, a, ue[2 + 3 * h])
                 tot += rew
                 N[r, h, s, a] += 1
                 step = (H + 1.0) / (H + N[r, h, s, a]) if jin else alpha
@@ -96,6 +152,8 @@ def _qlearning_chunk(P_prob, P_alias, P_next, P_eval, P_eval_next, mu_prob, mu_a
                         if Q[r, h + 1, s2, b] > nxt:
                             nxt = Q[r, h + 1, s2, b]
                 Q[r, h, s, a] = (1.0 - step) * Q[r, h, s, a] + step * (rew + nxt)
+                if _play_row(Q[r, h, s], epsilon, play[r, h, s]):
+                    play_stale[r] = True
                 g = 0
                 for b in range(1, A):
                     if Q[r, h, s, b] > Q[r, h, s, g]:
@@ -105,18 +163,33 @@ def _qlearning_chunk(P_prob, P_alias, P_next, P_eval, P_eval_next, mu_prob, mu_a
                     changed = True
                 s = s2
             if changed:
-                value[r] = policy_value_one(P_eval, P_eval_next, R, mu, greedy[r], V, V_next)
+                value[r] = policy_value_one(P, P_eval_next, R_eval, mu, greedy[r], V, V_next)
             values_out[r, e] = value[r]
             returns_out[r, e] = tot
 
 
-def _qlearning_chunk_reference(tables, evaluate, epsilon, jin, alpha, Q, N, greedy, value, u, values_out, returns_out):
+def _play_rows_reference(q, epsilon):
+    """Twin of :func:`_play_row` for rows ``q (m, A)``: the played distributions ``(m, A)``."""
+    A = q.shape[-1]
+    ties = q == q.max(axis=-1, keepdims=True)
+    nt = ties.sum(axis=-1, keepdims=True)
+    return epsilon / A + np.where(ties, (1.0 - epsilon) / nt, 0.0)
+
+
+def _qlearning_chunk_reference(tables, model, state, params, u, out):
     """Twin of :func:`_qlearning_chunk`, vectorised over replicates."""
     n, c, _ = u.shape
     H, S, A = tables.R.shape
     Hp = tables.P_prob.shape[0]
+    epsilon, jin, alpha = params
+    Q, N, greedy, value, play, play_value, play_stale = state
     rows = np.arange(n)
     for e in range(c):
+        if play_stale.any():
+            idx = np.flatnonzero(play_stale)
+            play_value[idx] = policy_values_reference(model.P, model.P_next, model.R, model.mu, play[idx])
+            play_stale[:] = False
+        out.played[:, e] = play_value
         ue = u[:, e]
         s = alias_draw_reference(np.broadcast_to(tables.mu_prob, (n, S)), np.broadcast_to(tables.mu_alias, (n, S)),
                                  ue[:, 0])
@@ -143,19 +216,30 @@ def _qlearning_chunk_reference(tables, evaluate, epsilon, jin, alpha, Q, N, gree
             step = (H + 1.0) / (H + N[rows, h, s, a]) if jin else np.full(n, alpha)
             nxt = Q[rows, h + 1, s2].max(axis=1) if h < H - 1 else np.zeros(n)
             Q[rows, h, s, a] = (1.0 - step) * Q[rows, h, s, a] + step * (rew + nxt)
+            new_rows = _play_rows_reference(Q[rows, h, s], epsilon)
+            play_stale |= (new_rows != play[rows, h, s]).any(axis=1)
+            play[rows, h, s] = new_rows
             g = np.argmax(Q[rows, h, s], axis=1)
             changed |= g != greedy[rows, h, s]
             greedy[rows, h, s] = g
             s = s2
         if changed.any():
             idx = np.flatnonzero(changed)
-            value[idx] = evaluate(greedy[idx])
-        values_out[:, e] = value
-        returns_out[:, e] = tot
+            value[idx] = policy_values_reference(model.P, model.P_next, model.R, model.mu, greedy[idx])
+        out.values[:, e] = value
+        out.returns[:, e] = tot
+
+
+class _Run(NamedTuple):
+    tables: object
+    model: object
+    state: QState
+    params: QParams
+    v_star: float
 
 
 @register_algorithm
-class QLearning(Algorithm):
+class QLearning(EpisodicLearner):
     """Tabular finite-horizon Q-learning with epsilon-greedy exploration (module docstring).
 
     Parameters
@@ -166,10 +250,14 @@ class QLearning(Algorithm):
         ``(H + 1) / (H + n)`` (Jin et al. 2018) or a constant.
     initial_value : float
         Initial ``Q`` (0: pessimistic for rewards in [0, 1]; ``H``: optimistic).
+
+    Trace arrays, each ``(replicates, episodes)``: ``regret`` (``V*`` minus the exact value of the
+    epsilon-greedy policy *played*, ties uniform), ``played`` (that value), ``values`` (exact value of the
+    *recommended* greedy policy, lowest action on ties), ``suboptimality`` (``V* - values``), ``returns``.
     """
 
-    model_type = FiniteHorizonMDP
-    backends = ("numba", "numpy")
+    label = "Q-learning"
+    trace_arrays = TRACE_ARRAYS
 
     def __init__(self, *, epsilon: float = 0.1, step_size="jin", initial_value: float = 0.0):
         self.epsilon = check_real(epsilon, "epsilon", low=0.0, high=1.0)
@@ -186,40 +274,29 @@ class QLearning(Algorithm):
     def conformance_cases(cls) -> list[dict]:
         return [{}, {"epsilon": 0.3, "step_size": 0.5, "initial_value": 1.0}]
 
-    def run(self, mdp: FiniteHorizonMDP, episodes: int, *, replicates: int | None = 1, seed=0, backend=None,
-            progress: bool = False, chunk_episodes: int | None = None) -> Trace:
-        """Run ``episodes`` episodes per replicate; trace arrays ``values``, ``suboptimality``, ``returns``."""
-        episodes, seeds, backend = self._check_run_args(mdp, episodes, replicates, seed, backend)
-        n, H, S, A = len(seeds), mdp.H, mdp.S, mdp.A
-        tables, v_star, _, evaluate, width = exact_references(mdp, backend)
-        P_eval, P_eval_next = transition_arrays(mdp)
-        if chunk_episodes is None:
-            chunk_episodes = max(1, min(episodes, 2_000_000 // (n * width)))
-        gens = generators(seeds)
-        Q = np.full((n, H, S, A), self.initial_value)
-        N = np.zeros((n, H, S, A), np.int64)
+    def state_bytes(self, mdp) -> int:
+        return 8 * (3 * mdp.H * mdp.S * mdp.A + mdp.H * mdp.S + 3)
+
+    def start(self, mdp, run):
+        n, H, S, A = run.replicates, mdp.H, mdp.S, mdp.A
+        model = exact_model(mdp)
+        evaluate = policy_values if run.backend == "numba" else policy_values_reference
         greedy = np.zeros((n, H, S), np.int64)
-        value = evaluate(greedy)
+        Q = np.full((n, H, S, A), self.initial_value)
+        play = np.full((n, H, S, A), 1.0 / A)  # every action ties at the start: uniform, whatever epsilon
+        state = QState(Q, np.zeros((n, H, S, A), np.int64), greedy,
+                       evaluate(model.P, model.P_next, model.R, model.mu, greedy), play, np.zeros(n),
+                       np.ones(n, bool))
         jin = self.step_size == "jin"
-        alpha = 0.0 if jin else float(self.step_size)
-        out = {k: np.empty((n, episodes)) for k in TRACE_ARRAYS}
-        with self._progress(episodes, progress, "Q-learning") as bar:
-            for start, size in episode_chunks(episodes, int(chunk_episodes)):
-                u = draw_uniforms(gens, size, width)
-                v_out = np.empty((n, size))
-                r_out = np.empty((n, size))
-                if backend == "numba":
-                    _qlearning_chunk(tables.P_prob, tables.P_alias, tables.P_next, P_eval, P_eval_next, tables.mu_prob,
-                                     tables.mu_alias, tables.R, np.asarray(mdp.mu), tables.bernoulli, self.epsilon,
-                                     jin, alpha, Q, N, greedy, value, u, v_out, r_out)
-                else:
-                    _qlearning_chunk_reference(tables, evaluate, self.epsilon, jin, alpha, Q, N, greedy, value, u,
-                                               v_out, r_out)
-                out["values"][:, start:start + size] = v_out
-                out["returns"][:, start:start + size] = r_out
-                bar.update(size)
-        out["suboptimality"] = v_star - out["values"]
-        meta = {"algorithm": "QLearning", "params": self.get_params(), "model": mdp.name,
-                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n, "v_star": v_star,
-                "backend": backend}
-        return Trace(out, meta)
+        params = QParams(self.epsilon, jin, 0.0 if jin else float(self.step_size))
+        return _Run(alias_tables(mdp), model, state, params, float(mdp.mu @ model.V_star[0]))
+
+    def step(self, run, u, start, out):
+        _qlearning_chunk(run.tables, run.model, run.state, run.params, u, QOut(*(out[k] for k in TRACE_ARRAYS)))
+
+    def step_reference(self, run, u, start, out):
+        _qlearning_chunk_reference(run.tables, run.model, run.state, run.params, u,
+                                   QOut(*(out[k] for k in TRACE_ARRAYS)))
+
+    def finish(self, run, arrays) -> dict:
+        return {"suboptimality": run.v_star - arrays["values"], "regret": run.v_star - arrays["played"]}

@@ -36,7 +36,9 @@ first episode after which it is ``epsilon``-optimal (:func:`rltheory.algorithms.
 median over replicates, as in the paper's experiments.
 
 Trace arrays, each ``(replicates, episodes)``: ``values`` (exact value of the recommended policy),
-``suboptimality`` (``V* - values``), ``returns`` (sampled return of the exploration episode played).
+``suboptimality`` (``V* - values``), ``returns`` (sampled return of the exploration episode played),
+``played`` (exact value of the exploration policy played: ``pi_1..pi_{i-1}``, then uniformly random) and
+``regret`` (``V* - played``).
 """
 
 from __future__ import annotations
@@ -44,12 +46,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from rltheory.algorithm import Algorithm, register_algorithm
+from rltheory.algorithm import register_algorithm
 from rltheory.errors import InvalidParameterError
 from rltheory.kernels.sampling import sample_episode, sample_trajectories_reference
-from rltheory.models import FiniteHorizonMDP
-from rltheory.rng import draw_uniforms, generators
-from rltheory.trace import Trace
+from rltheory.runner import UNIFORM_BUDGET, EpisodicLearner, check_choice
 from rltheory.validation import check_int
 
 from .episodic import RANDOM, exact_references
@@ -58,9 +58,8 @@ from .regression import ORACLE_TABULAR, LinearLeastSquares, as_oracle
 __all__ = ["SQIRL", "SCHEDULES", "pass_lengths"]
 
 SCHEDULES = ("doubling", "fixed")
-#: Uniforms held in memory at once while simulating a round (replicates x episodes x (1 + 3H)).
-UNIFORM_BUDGET = 4_000_000
-TRACE_ARRAYS = ("values", "suboptimality", "returns")
+#: Arrays the step writes (``suboptimality`` and ``regret`` are derived), each ``(replicates, episodes)``.
+TRACE_ARRAYS = ("values", "returns", "played")
 
 
 def pass_lengths(m0: int, schedule: str, passes: int) -> list[int]:
@@ -71,15 +70,16 @@ def pass_lengths(m0: int, schedule: str, passes: int) -> list[int]:
 # ---------------------------------------------------------------------------- compiled round kernels
 
 
-@nb.njit(parallel=True)
-def _simulate_round(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, policy, i, j, u, off, st, at, rt, G,
-                    returns):
+@nb.njit(parallel=True, cache=True)
+def _simulate_round(tables, policy, i, j, u, off, st, at, rt, G, returns):
     """Play ``u.shape[1]`` episodes per replicate under ``policy[r]`` and store steps ``i..j`` of each.
 
+    ``tables`` the model's :class:`~rltheory.kernels.sampling.AliasTables`.
     ``st, at (n, m, j - i + 1)`` states/actions at steps ``i..j``; ``rt`` rewards there; ``G (n, m)`` the
     return-to-go from step ``j``; ``returns (n, size)`` the whole episode's return. Rows ``off..off+size``.
     """
     n, size, _ = u.shape
+    P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, P_next = tables  # unpacked before prange
     H = R.shape[0]
     for r in nb.prange(n):
         states = np.empty(H + 1, np.int64)
@@ -201,8 +201,30 @@ def _regress_round_reference(oracle, st, at, rt, G, i, j, S, A, policy):
 # ---------------------------------------------------------------------------- the learner
 
 
+class _PassState:
+    """Where a run of passes stands (SQIRL and GORP): pass index, ``m``, the step ``i`` within the pass,
+    the recommended policy's value, the completed passes."""
+
+    def __init__(self, refs, n):
+        self.refs = refs
+        self.v_star = refs.v_star
+        self.rec_value = np.full(n, refs.v_random)
+        self.pass_idx = 0
+        self.m = 0
+        self.i = 0
+        self.passes = []
+
+    def complete_pass(self, policies, values_out, position):
+        """The pass ended with the chunk just played: evaluate its policy, report it at the chunk's last episode."""
+        self.rec_value = self.refs.evaluate(policies)
+        values_out[:, -1] = self.rec_value
+        self.passes.append({"m": self.m, "completed_at_episode": position})
+        self.pass_idx += 1
+        self.i = 0
+
+
 @register_algorithm
-class SQIRL(Algorithm):
+class SQIRL(EpisodicLearner):
     """SQIRL, tabular theory form (Laidlaw et al., ICLR 2024; reconstruction in the module docstring).
 
     Parameters
@@ -225,16 +247,14 @@ class SQIRL(Algorithm):
     (2, 200)
     """
 
-    model_type = FiniteHorizonMDP
-    backends = ("numba", "numpy")
+    label = "SQIRL"
+    trace_arrays = TRACE_ARRAYS
 
     def __init__(self, *, k: int = 1, episodes_per_timestep: int = 16, oracle="tabular", schedule: str = "doubling"):
         self.k = check_int(k, "k", low=1)
         self.episodes_per_timestep = check_int(episodes_per_timestep, "episodes_per_timestep", low=1)
         self.oracle = as_oracle(oracle)
-        if schedule not in SCHEDULES:
-            raise InvalidParameterError("schedule", f"must be one of {SCHEDULES}, got {schedule!r}", value=schedule)
-        self.schedule = schedule
+        self.schedule = check_choice(schedule, "schedule", SCHEDULES)
 
     @classmethod
     def conformance_cases(cls) -> list[dict]:
@@ -244,81 +264,85 @@ class SQIRL(Algorithm):
         """Episodes used by the first ``passes`` passes on horizon ``H``: ``H sum_j m_j``."""
         return H * sum(pass_lengths(self.episodes_per_timestep, self.schedule, passes))
 
-    def run(self, mdp: FiniteHorizonMDP, episodes: int, *, replicates: int | None = 1, seed=0, backend=None,
-            progress: bool = False) -> Trace:
-        """Run ``episodes`` episodes per replicate (passes of ``H`` rounds; the last may be cut short).
+    def state_bytes(self, mdp) -> int:
+        return 8 * (mdp.H * mdp.S + 4 * self.episodes_per_timestep * self.k + mdp.S * mdp.A * 4)
 
-        Returns a :class:`~rltheory.trace.Trace` with ``values``, ``suboptimality``, ``returns``, each
-        ``(replicates, episodes)``; ``meta`` holds ``v_star``, ``v_random``, and per pass its ``m`` and the
-        episode at which it completed.
-        """
-        episodes, seeds, backend = self._check_run_args(mdp, episodes, replicates, seed, backend)
-        oracle = self.oracle
-        kind = getattr(oracle, "kind", None)
-        if backend == "numba" and kind is None:
+    def check_model(self, mdp) -> None:
+        if isinstance(self.oracle, LinearLeastSquares):
+            self.oracle.check(mdp.S, mdp.A, mdp.H)
+
+    def start(self, mdp, run):
+        """Exact references, the oracle's compiled form, and the pass state (module docstring)."""
+        if run.backend == "numba" and getattr(self.oracle, "kind", None) is None:
             raise InvalidParameterError("backend", "a user oracle has no compiled path: use backend='numpy'",
-                                        value=backend)
-        n, H, S, A = len(seeds), mdp.H, mdp.S, mdp.A
-        if isinstance(oracle, LinearLeastSquares):
-            oracle.check(S, A, H)
-            phi = np.ascontiguousarray(oracle.stage_features(H))
-            ridge = oracle.ridge
+                                        value=run.backend)
+        n, H, S = run.replicates, mdp.H, mdp.S
+        state = _PassState(exact_references(mdp, run.backend), n)
+        if isinstance(self.oracle, LinearLeastSquares):
+            state.phi, state.ridge = np.ascontiguousarray(self.oracle.stage_features(H)), self.oracle.ridge
         else:
-            phi, ridge = np.zeros((1, 1, 1, 1)), 0.0
-        tables, v_star, v_random, evaluate, width = exact_references(mdp, backend)
-        gens = generators(seeds)
-        out = {k: np.empty((n, episodes)) for k in TRACE_ARRAYS}
-        rec_value = np.full(n, v_random)
-        policy = np.full((n, H, S), RANDOM, np.int64)
-        pos, pass_idx, passes = 0, 0, []
-        with self._progress(episodes, progress, "SQIRL") as bar:
-            while pos < episodes:
-                m = pass_lengths(self.episodes_per_timestep, self.schedule, pass_idx + 1)[-1]
-                policy[:] = RANDOM
-                complete = True
-                for i in range(H):
-                    if pos >= episodes:
-                        complete = False
-                        break
-                    j = min(i + self.k - 1, H - 1)
-                    size = min(m, episodes - pos)
-                    st = np.zeros((n, m, j - i + 1), np.int64)
-                    at = np.zeros((n, m, j - i + 1), np.int64)
-                    rt = np.zeros((n, m, j - i + 1))
-                    G = np.zeros((n, m))
-                    step = max(1, UNIFORM_BUDGET // (n * width))
-                    for off in range(0, size, step):
-                        c = min(step, size - off)
-                        u = draw_uniforms(gens, c, width)
-                        sl = slice(pos + off, pos + off + c)
-                        if backend == "numba":
-                            _simulate_round(tables.P_prob, tables.P_alias, tables.P_next, tables.mu_prob,
-                                            tables.mu_alias, tables.R, tables.bernoulli, policy, i, j, u, off, st, at,
-                                            rt, G, out["returns"][:, sl])
-                        else:
-                            self._simulate_reference(tables, policy, i, j, u, off, st, at, rt, G,
-                                                     out["returns"][:, sl])
-                        out["values"][:, sl] = rec_value[:, None]
-                    pos += size
-                    bar.update(size)
-                    if size < m:
-                        complete = False
-                        break
-                    if backend == "numba":
-                        _regress_round(st, at, rt, G, i, j, S, A, kind, phi, ridge, policy)
-                    else:
-                        _regress_round_reference(oracle, st, at, rt, G, i, j, S, A, policy)
-                if complete:
-                    rec_value = evaluate(policy)
-                    out["values"][:, pos - 1] = rec_value
-                    passes.append({"m": m, "completed_at_episode": pos})
-                pass_idx += 1
-        out["suboptimality"] = v_star - out["values"]
-        meta = {"algorithm": "SQIRL", "params": {"k": self.k, "episodes_per_timestep": self.episodes_per_timestep,
-                                                 "oracle": repr(oracle), "schedule": self.schedule},
-                "model": mdp.name, "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n,
-                "v_star": v_star, "v_random": v_random, "passes": passes, "backend": backend}
-        return Trace(out, meta)
+            state.phi, state.ridge = np.zeros((1, 1, 1, 1)), 0.0
+        state.policy = np.full((n, H, S), RANDOM, np.int64)
+        state.off = 0  # episodes of the current round already played
+        state.budget = max(1, UNIFORM_BUDGET // (n * run.width))
+        state.mdp_shape = (H, S, mdp.A)
+        return state
+
+    def next_chunk(self, state, position, remaining, default):
+        if state.off == 0 and state.i == 0:
+            state.m = pass_lengths(self.episodes_per_timestep, self.schedule, state.pass_idx + 1)[-1]
+        return min(state.m - state.off, remaining, state.budget)
+
+    def _step(self, state, u, start, out, compiled):
+        H, S, A = state.mdp_shape
+        n, c, _ = u.shape
+        i, m = state.i, state.m
+        j = min(i + self.k - 1, H - 1)
+        if state.off == 0:  # a new round: pi_1..pi_{i-1}, then random actions
+            if i == 0:
+                state.policy[:] = RANDOM
+            state.st = np.zeros((n, m, j - i + 1), np.int64)
+            state.at = np.zeros((n, m, j - i + 1), np.int64)
+            state.rt = np.zeros((n, m, j - i + 1))
+            state.G = np.zeros((n, m))
+            state.played = state.refs.evaluate(state.policy)
+        tables = state.refs.tables
+        if compiled:
+            _simulate_round(tables, state.policy, i, j, u, state.off, state.st, state.at, state.rt, state.G,
+                            out["returns"])
+        else:
+            self._simulate_reference(tables, state.policy, i, j, u, state.off, state.st, state.at, state.rt, state.G,
+                                     out["returns"])
+        out["values"][...] = state.rec_value[:, None]
+        out["played"][...] = state.played[:, None]
+        state.off += c
+        if state.off < m:
+            return
+        state.off = 0
+        if compiled:
+            _regress_round(state.st, state.at, state.rt, state.G, i, j, S, A, self.oracle.kind, state.phi,
+                           state.ridge, state.policy)
+        else:
+            _regress_round_reference(self.oracle, state.st, state.at, state.rt, state.G, i, j, S, A, state.policy)
+        state.i += 1
+        if state.i == H:
+            state.complete_pass(state.policy, out["values"], start + c)
+
+    def step(self, state, u, start, out):
+        self._step(state, u, start, out, True)
+
+    def step_reference(self, state, u, start, out):
+        self._step(state, u, start, out, False)
+
+    def finish(self, state, arrays) -> dict:
+        return {"suboptimality": state.v_star - arrays["values"], "regret": state.v_star - arrays["played"]}
+
+    def run_meta(self, state) -> dict:
+        return {"v_random": state.refs.v_random, "passes": state.passes}
+
+    def _meta_params(self) -> dict:
+        return {"k": self.k, "episodes_per_timestep": self.episodes_per_timestep, "oracle": repr(self.oracle),
+                "schedule": self.schedule}
 
     @staticmethod
     def _simulate_reference(tables, policy, i, j, u, off, st, at, rt, G, returns):

@@ -19,7 +19,7 @@ reconstructed rule is provably safe; the proof sketch is below.
 Algorithm (episode ``k``; ``tau = (1 - alpha) V^b``)
 ----------------------------------------------------
 1. ``pi^k`` <- UCBVI-BF planning on the counts (Azar et al. 2017, Alg. 2 + Alg. 4 bonus, times
-   ``optimism_scale``), greedy with ties broken by the unclipped value. [R3, reconstructed]
+   ``bonus_scale``), greedy with ties broken by the unclipped value. [R3, reconstructed]
 2. **StepMix**: ``pi^{k,rho}_h(a|s) = rho 1{a = pi^k_h(s)} + (1 - rho) pi^b_h(a|s)``; a fresh
    coin per *step* (the name). Lower bound ``L_k(rho) = max(V_low^{pi^{k,rho}}, (1 - rho)^H V^b)``
    with ``V_low`` the R1 pessimistic value. ``rho_k`` = the largest point of the R2 search
@@ -38,14 +38,14 @@ Safety proof sketch (why the reconstruction keeps T1: ``P(forall k: V^{pi_k} >= 
 ``|(P_hat - P) V| <= ||P_hat - P||_1 span(V) / 2`` for every vector ``V``, so the R1 step
 lower-bounds ``P V`` for the computed ``V_low`` itself, and backward induction gives
 ``V_low^pi <= V^pi`` for *every* policy — every mixture and every ``rho`` at once, no union
-over them (:mod:`rltheory.kernels.pessimism`). (ii) Rewards are non-negative and with probability
+over them (:mod:`rltheory.algorithms.pessimism`). (ii) Rewards are non-negative and with probability
 ``(1 - rho)^H`` the per-step coin picks the baseline at every step, a trajectory then distributed
 as under ``pi^b``; so ``V^{pi^{k,rho}} >= (1 - rho)^H V^b`` (tight: equality when ``pi^k`` enters
 a zero-reward absorbing state). Both terms of ``L_k`` lower-bound the deployed value, and the
 search returns only points it *evaluated* with ``L_k >= tau``; ``rho_min`` is always a candidate
 and feasible by (ii), so ``rho_k >= rho_min`` from episode 1. For EpsMix,
 ``rho v_k + (1 - rho) V^b = tau`` at the closed-form ``rho`` and ``v_k <= V^{pi^k}`` by (i).
-The optimistic side (``optimism_scale``, the bonus) never enters these inequalities.
+The optimistic side (``bonus_scale``, the bonus) never enters these inequalities.
 
 Where this follows the spec and where it departs
 ------------------------------------------------
@@ -65,15 +65,120 @@ Where this follows the spec and where it departs
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
+
 from rltheory.algorithm import register_algorithm
 from rltheory.errors import InvalidParameterError
-from rltheory.kernels.pessimism import coarse_candidates, safe_floor_coefficient
+from rltheory.kernels.planning import policy_value_one, policy_values_reference
 from rltheory.validation import check_int
 
-from .conservative import RULE_EPSMIX, RULE_STEPMIX, ConservativeLearner
+from .conservative import (
+    ConservativeLearner,
+    _greedy_bounds_reference,
+    greedy_bounds,
+    play_greedy_or_baseline,
+    rule_implementation,
+)
+from .pessimism import (
+    MixtureSearch,
+    coarse_candidates,
+    safe_floor_coefficient,
+    search_mixing_coefficient_one,
+    search_mixing_coefficient_reference,
+)
 
-__all__ = ["StepMix", "EpsMix"]
+__all__ = ["StepMix", "EpsMix", "StepMixRule", "EpsMixRule", "epsmix_coefficient", "safe_floor_coefficient"]
 
+
+# ---------------------------------------------------------------------------- StepMix's rule
+
+
+class StepMixRule(NamedTuple):
+    """StepMix's rule (step 2 of the module docstring): the largest certified per-step mixture, found by the
+    R2 search with the settings ``search``."""
+
+    search: MixtureSearch
+
+    @property
+    def rho_min(self) -> float:
+        return self.search.rho_min
+
+    def deploy_reference(self, c, greedy, baseline, model, pess, k, coin, certified):
+        """NumPy twin of the compiled rule, vectorised over replicates: ``(rho, lb, v, play)``."""
+        rho, lb = search_mixing_coefficient_reference(c.counts_sas, c.counts_sa, c.reward_sum, greedy, baseline,
+                                                      model.mu, pess.weissman_log, pess.reward_log, self.search)
+        onehot = np.eye(baseline.shape[-1])[greedy]
+        play = rho[:, None, None, None] * onehot + (1.0 - rho)[:, None, None, None] * baseline[None]
+        v = policy_values_reference(model.P, model.P_next, model.R, model.mu, play)
+        return rho, lb, v, play
+
+
+@rule_implementation(StepMixRule)
+def _deploy_stepmix(rule, ep, model, pess, scratch):
+    """Compiled StepMix rule: R2's search, then the per-step mixture deployed and evaluated exactly."""
+    rho, lb = search_mixing_coefficient_one(ep.P_hat, ep.counts.counts_sa, ep.counts.reward_sum, ep.greedy,
+                                            ep.baseline, model.mu, pess.weissman_log, pess.reward_log, rule.search)
+    play = scratch.play
+    H, S, A = play.shape
+    for h in range(H):
+        for s in range(S):
+            for a in range(A):
+                play[h, s, a] = (1.0 - rho) * ep.baseline[h, s, a]
+            play[h, s, ep.greedy[h, s]] += rho
+    v = policy_value_one(model.P, model.P_next, model.R, model.mu, play, scratch.V1, scratch.V2)
+    return rho, lb, v
+
+
+# ---------------------------------------------------------------------------- EpsMix's rule
+
+
+def epsmix_coefficient(vp, tau, v_low):
+    """EpsMix's coefficient (closed form, spec §A2.2): ``1`` if ``vp >= tau``; else
+    ``(v_low - tau) / (v_low - vp)`` (``= alpha V^b / (V^b - vp)`` for a known value) if ``v_low >= tau``;
+    else 0. ``vp`` is the R1 lower bound of ``pi^k``'s value. Works on floats and arrays alike."""
+    vp = np.asarray(vp, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mid = (v_low - tau) / (v_low - vp)
+    out = np.where(vp >= tau, 1.0, np.where(v_low >= tau, mid, 0.0))
+    return out if out.ndim else float(out)
+
+
+class EpsMixRule(NamedTuple):
+    """EpsMix's rule: one coin per episode, ``pi^k`` with probability :func:`epsmix_coefficient`, else ``pi^b``."""
+
+    tau: float
+    v_low: float
+    v_base: float  #: exact value of the baseline (the randomised policy's value is linear in ``rho``)
+
+    def deploy_reference(self, c, greedy, baseline, model, pess, k, coin, certified):
+        vp, vk, onehot = _greedy_bounds_reference(c, greedy, model, pess)
+        rho = epsmix_coefficient(vp, self.tau, self.v_low)
+        lb = rho * vp + (1.0 - rho) * self.v_low
+        optimistic = coin < rho
+        v = rho * vk + (1.0 - rho) * self.v_base
+        play = np.where(optimistic[:, None, None, None], onehot, baseline[None])
+        return rho, lb, v, play
+
+
+@rule_implementation(EpsMixRule)
+def _deploy_epsmix(rule, ep, model, pess, scratch):
+    """Compiled EpsMix rule: the closed-form coefficient (:func:`epsmix_coefficient`), one coin per episode."""
+    vp, vk = greedy_bounds(ep, model, pess, scratch)
+    tau, v_low = rule.tau, rule.v_low
+    if vp >= tau:
+        rho = 1.0
+    elif v_low >= tau:
+        rho = (v_low - tau) / (v_low - vp)
+    else:
+        rho = 0.0
+    lb = rho * vp + (1.0 - rho) * v_low
+    play_greedy_or_baseline(ep, ep.coin < rho, scratch.play)
+    return rho, lb, rho * vk + (1.0 - rho) * rule.v_base
+
+
+# ---------------------------------------------------------------------------- the learners
 
 @register_algorithm
 class StepMix(ConservativeLearner):
@@ -81,7 +186,7 @@ class StepMix(ConservativeLearner):
 
     Parameters
     ----------
-    alpha, delta, baseline_policy, baseline_value, bonus, optimism_scale
+    alpha, delta, baseline_policy, baseline_value, bonus, bonus_scale (optimism_scale: deprecated)
         As :class:`~rltheory.algorithms.conservative.ConservativeLearner` (defaults: ``alpha=0.1``,
         ``delta=0.05``, the uniform baseline with its exact value, UCBVI-BF at theory scale).
     floor : bool
@@ -101,14 +206,11 @@ class StepMix(ConservativeLearner):
     True
     """
 
-    _rule = RULE_STEPMIX
-    _name = "StepMix"
-
     def __init__(self, *, alpha: float = 0.1, delta: float = 0.05, baseline_policy="uniform", baseline_value=None,
-                 bonus: str = "bernstein", optimism_scale: float = 1.0, floor: bool = True, grid: int = 65,
-                 refine: int = 64):
+                 bonus: str = "bernstein", bonus_scale: float = 1.0, optimism_scale: float | None = None,
+                 floor: bool = True, grid: int = 65, refine: int = 64):
         super().__init__(alpha=alpha, delta=delta, baseline_policy=baseline_policy, baseline_value=baseline_value,
-                         bonus=bonus, optimism_scale=optimism_scale)
+                         bonus=bonus, bonus_scale=bonus_scale, optimism_scale=optimism_scale)
         if not isinstance(floor, bool):
             raise InvalidParameterError("floor", f"must be a bool, got {floor!r}", value=floor)
         self.floor = floor
@@ -121,16 +223,15 @@ class StepMix(ConservativeLearner):
 
     def safe_floor(self, H: int, v_low: float | None = None, v_high: float | None = None) -> float:
         """``rho_min``: the largest coefficient certified by the floor alone (``1 - (1 - alpha)^{1/H}``
-        for a known baseline value; see :func:`rltheory.kernels.pessimism.safe_floor_coefficient`)."""
+        for a known baseline value; see :func:`rltheory.algorithms.pessimism.safe_floor_coefficient`)."""
         v_low = 1.0 if v_low is None else v_low
         v_high = v_low if v_high is None else v_high
         return safe_floor_coefficient((1.0 - self.alpha) * v_high, v_low, H, floor=self.floor)
 
-    def _search_settings(self, tau, v_low, H):
+    def make_rule(self, tau, v_low, v_base, H):
         rho_min = safe_floor_coefficient(tau, v_low, H, floor=self.floor)
         candidates, uppers = coarse_candidates(self.grid, rho_min)
-        return {"rho_min": rho_min, "use_floor": self.floor, "candidates": candidates, "uppers": uppers,
-                "n_fine": self.refine}
+        return StepMixRule(MixtureSearch(tau, rho_min, v_low, self.floor, candidates, uppers, self.refine))
 
 
 @register_algorithm
@@ -144,5 +245,7 @@ class EpsMix(ConservativeLearner):
     coin picked (the uniform after the ``1 + 3H`` of the episode's layout draws the coin).
     """
 
-    _rule = RULE_EPSMIX
-    _name = "EpsMix"
+    extra_uniforms = 1  # the episode's coin
+
+    def make_rule(self, tau, v_low, v_base, H):
+        return EpsMixRule(tau, v_low, v_base)

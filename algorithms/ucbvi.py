@@ -58,39 +58,34 @@ values dominate the optimal ones everywhere (the event the analysis works on).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
-from rltheory.algorithm import Algorithm, episode_chunks, register_algorithm
+from rltheory.algorithm import register_algorithm
 from rltheory.backend import asarray, get_namespace, to_numpy
 from rltheory.errors import InvalidParameterError
 from rltheory.kernels.counts import CountState, update_counts_one, update_counts_reference
 from rltheory.kernels.planning import (
-    evaluate_policies_reference,
-    evaluate_policy_one,
+    exact_model,
     greedy_tiebreak_one,
     greedy_tiebreak_reference,
     optimistic_backward_induction_one,
     optimistic_backward_induction_reference,
+    policy_value_one,
+    policy_values_reference,
 )
-from rltheory.kernels.sampling import (
-    alias_tables,
-    sample_episode_one,
-    sample_trajectories_reference,
-    uniforms_per_episode,
-)
+from rltheory.kernels.sampling import alias_tables, sample_episode, sample_trajectories_reference
 from rltheory.models import FiniteHorizonMDP
-from rltheory.planning import backward_induction
-from rltheory.rng import draw_uniforms, generators
-from rltheory.trace import Trace
+from rltheory.runner import EpisodicLearner, check_choice, check_flag
 from rltheory.validation import check_real
 
-__all__ = ["UCBVI", "ucbvi_log_term", "BONUSES"]
+__all__ = ["UCBVI", "UCBVIPlanner", "ucbvi_log_term", "BONUSES", "hoeffding_bonus", "bernstein_bonus"]
 
 BONUSES = ("hoeffding", "bernstein")
 #: The arrays of a UCBVI trace, each ``(replicates, episodes)``.
 TRACE_ARRAYS = ("regret", "values", "returns", "optimistic_values", "optimism_gap")
-_HOEFFDING, _BERNSTEIN = 0, 1
 
 
 def ucbvi_log_term(S_eff: int, A: int, T: int, delta: float) -> float:
@@ -98,10 +93,42 @@ def ucbvi_log_term(S_eff: int, A: int, T: int, delta: float) -> float:
     return float(np.log(5.0 * S_eff * A * T / delta))
 
 
+def hoeffding_bonus(n, H, L):
+    """Alg. 3's bonus ``7 H L sqrt(1 / n)`` (plain formula, for tests and readers; ``n >= 1``)."""
+    return 7.0 * H * L * np.sqrt(1.0 / np.asarray(n, dtype=np.float64))
+
+
+def bernstein_bonus(n, var, lookahead, H, L):
+    """Alg. 4's bonus ``sqrt(8 L var / n) + 14 H L / (3 n) + sqrt(8 lookahead / n)`` (plain formula),
+    with ``var = Var_{P_hat}[V_{h+1}]`` and ``lookahead = sum_y P_hat(y) min(100^2 H^3 S^2 A L^2 / N'(y), H^2)``."""
+    n = np.asarray(n, dtype=np.float64)
+    return np.sqrt(8.0 * L * var / n) + 14.0 * H * L / (3.0 * n) + np.sqrt(8.0 * lookahead / n)
+
+
+class UCBVIPlanner(NamedTuple):
+    """The constants of one run's planning step (Alg. 2 with the Alg. 3 or Alg. 4 bonus)."""
+
+    bernstein: bool  #: Alg. 4 (BF) bonus; False: Alg. 3 (CH)
+    H: float  #: horizon (the clip of Alg. 2)
+    L: float  #: ``ln(5 S' A T / delta)``
+    S_eff: float  #: ``S' = S H`` (stage-dependent counts) or ``S``
+    scale: float  #: ``bonus_scale``
+
+
+class UCBVIOut(NamedTuple):
+    """The per-episode outputs of a chunk, each ``(replicates, chunk)``."""
+
+    regret: np.ndarray
+    values: np.ndarray
+    returns: np.ndarray
+    optimistic_values: np.ndarray
+    optimism_gap: np.ndarray
+
+
 # ---------------------------------------------------------------------------- compiled kernels
 
 
-@nb.njit
+@nb.njit(cache=True)
 def hoeffding_bonus_one(inv_n, H, L, scale, bonus):
     """Alg. 3: ``bonus[h, s, a] = scale * 7 H L / sqrt(N(s, a))``, computed as ``c sqrt(1 / N)`` from
     ``inv_n (Hc, S, A)`` (:class:`~rltheory.kernels.counts.CountState`); 0 where unvisited (unused there)."""
@@ -115,17 +142,17 @@ def hoeffding_bonus_one(inv_n, H, L, scale, bonus):
                 bonus[h, s, a] = c * np.sqrt(inv_n[hc, s, a])
 
 
-@nb.njit
-def bernstein_backward_induction_one(counts_sas, counts_sa, reward_sum, visits, inv_n, Q_prev, H, L, S_eff, A,
-                                     scale, Q, V, U):
+@nb.njit(cache=True)
+def bernstein_backward_induction_one(counts, Q_prev, plan, Q, V, U):
     """Alg. 2 with the Alg. 4 bonus, one replicate, in place (``Q_prev`` may be ``Q``).
 
-    The bonus needs ``V_{k,h+1}``, so it is computed inside the backward pass.
-    Shapes, ``inv_n = 1 / N`` and the unclipped output ``U`` as in
-    :func:`rltheory.kernels.planning.optimistic_backward_induction_one`, plus ``visits (H + 1, S)``.
-    Every ``x / N`` of Alg. 4 is computed as ``x * inv_n``.
+    The bonus needs ``V_{k,h+1}``, so it is computed inside the backward pass. ``counts`` is one
+    replicate's :class:`~rltheory.kernels.counts.CountState`, ``plan`` a :class:`UCBVIPlanner`;
+    ``Q, Q_prev, U (H, S, A)``, ``V (H + 1, S)``. Every ``x / N`` of Alg. 4 is computed as ``x * inv_n``.
     """
-    Hq, S, _ = Q.shape
+    counts_sas, counts_sa, reward_sum, visits, inv_n = counts
+    H, L, S_eff, scale = plan.H, plan.L, plan.S_eff, plan.scale
+    Hq, S, A = Q.shape
     Hc = counts_sa.shape[0]
     vmax = float(H)
     c3 = 100.0 ** 2 * H ** 3 * S_eff ** 2 * A * L ** 2  # Alg. 4, third term
@@ -176,35 +203,43 @@ def bernstein_backward_induction_one(counts_sas, counts_sa, reward_sum, visits, 
             V[h, s] = best
 
 
-@nb.njit
-def ucbvi_plan_one(bonus_kind, counts_sas, counts_sa, reward_sum, visits, inv_n, H, L, S_eff, A, scale, bonus, Q, V,
-                   U):
-    """One replicate's planning step, Alg. 2 with the Alg. 3 (``bonus_kind`` 0) or Alg. 4 (1) bonus.
+@nb.njit(cache=True)
+def ucbvi_plan_one(plan, counts, bonus, Q, V, U):
+    """One replicate's planning step, Alg. 2 with the Alg. 3 or Alg. 4 bonus (``plan.bernstein``).
 
     Updates ``Q (H, S, A)`` in place (it is also ``Q_{k-1}``), writes ``V (H + 1, S)``, the unclipped
     values ``U (H, S, A)`` and, for Alg. 3, the bonus into the scratch array ``bonus (H, S, A)``.
     """
-    if bonus_kind == 0:
-        hoeffding_bonus_one(inv_n, H, L, scale, bonus)
-        optimistic_backward_induction_one(counts_sas, counts_sa, reward_sum, inv_n, bonus, Q, float(H), Q, V, U)
+    if plan.bernstein:
+        bernstein_backward_induction_one(counts, Q, plan, Q, V, U)
     else:
-        bernstein_backward_induction_one(counts_sas, counts_sa, reward_sum, visits, inv_n, Q, H, L, S_eff, A, scale, Q,
-                                         V, U)
+        hoeffding_bonus_one(counts.inv_n, plan.H, plan.L, plan.scale, bonus)
+        optimistic_backward_induction_one(counts.counts_sas, counts.counts_sa, counts.reward_sum, counts.inv_n, bonus,
+                                          Q, float(plan.H), Q, V, U)
 
 
-@nb.njit(parallel=True)
-def _ucbvi_chunk(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli,
-                 P_true, mu, V_star,
-                 counts_sas, counts_sa, reward_sum, visits, inv_n, Q,
-                 bonus_kind, H, L, S_eff, scale, u,
-                 regret, values, returns, optimistic_values, optimism_gap):
+@nb.njit(parallel=True, cache=True)
+def _ucbvi_chunk(tables, model, counts, Q, plan, u, out):
+    """Episodes of a chunk for every replicate (``prange``): plan, act greedily, evaluate exactly, update.
+
+    ``tables`` (:class:`~rltheory.kernels.sampling.AliasTables`) sample the true model, ``model``
+    (:class:`~rltheory.kernels.planning.ExactModel`) evaluates the played policy exactly; ``counts``
+    (:class:`~rltheory.kernels.counts.CountState`) and ``Q (n, H, S, A)`` are the learner's state;
+    ``u (n, chunk, 1 + 3H)``; ``out`` a :class:`UCBVIOut`.
+    """
     n_rep, n_ep, _ = u.shape
     _, Hq, S, A = Q.shape
+    # unpack the records before prange (writes through a record's field inside prange are lost)
+    P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, P_next = tables
+    P, P_eval_next, R_eval, mu, V_star = model
+    counts_sas, counts_sa, reward_sum, visits, inv_n = counts
+    regret, values, returns, optimistic_values, optimism_gap = out
     for r in nb.prange(n_rep):
         bonus = np.empty((Hq, S, A))
         U = np.empty((Hq, S, A))
         V = np.empty((Hq + 1, S))
-        Vpi = np.empty((Hq + 1, S))
+        V1 = np.empty(S)
+        V2 = np.empty(S)
         policy = np.empty((Hq, S), np.int64)
         previous = np.full((Hq, S), -1, np.int64)  # last evaluated policy (none yet)
         v = 0.0
@@ -212,18 +247,15 @@ def _ucbvi_chunk(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli,
         actions = np.empty(Hq, np.int64)
         rewards = np.empty(Hq)
         Qr = Q[r]
+        cr = CountState(counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r])
         for e in range(n_ep):
             # plan: Alg. 2 with the Alg. 3 or Alg. 4 bonus
-            ucbvi_plan_one(bonus_kind, counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r], H, L, S_eff,
-                           A, scale, bonus, Qr, V, U)
+            ucbvi_plan_one(plan, cr, bonus, Qr, V, U)
             greedy_tiebreak_one(Qr, U, policy)
             # exact value of the policy played (re-evaluated only when the policy changed)
             if not np.array_equal(policy, previous):
-                evaluate_policy_one(P_true, R_mean, policy, Vpi)
+                v = policy_value_one(P, P_eval_next, R_eval, mu, policy, V1, V2)
                 previous[:] = policy
-                v = 0.0
-                for s in range(S):
-                    v += mu[s] * Vpi[0, s]
             vo = 0.0
             vs = 0.0
             gap = np.inf
@@ -239,14 +271,13 @@ def _ucbvi_chunk(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli,
             optimistic_values[r, e] = vo
             optimism_gap[r, e] = gap
             # act (Alg. 1) and record
-            sample_episode_one(P_prob, P_alias, mu_prob, mu_alias, R_mean, bernoulli, policy, u[r, e],
-                               states, actions, rewards)
+            sample_episode(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, policy, u[r, e], states, actions,
+                           rewards)
             g = 0.0
             for h in range(Hq):
                 g += rewards[h]
             returns[r, e] = g
-            update_counts_one(counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r], states, actions,
-                              rewards)
+            update_counts_one(cr, states, actions, rewards)
 
 
 # ---------------------------------------------------------------------------- reference twins
@@ -260,11 +291,12 @@ def hoeffding_bonus_reference(inv_n, H, L, scale, H_steps):
     return (scale * 7.0 * H * L) * xp.sqrt(inv)
 
 
-def bernstein_backward_induction_reference(counts_sas, counts_sa, reward_sum, visits, inv_n, Q_prev, H, L, S_eff, A,
-                                           scale):
-    """Twin of :func:`bernstein_backward_induction_one`, batched over replicates: ``(Q, V)``."""
+def bernstein_backward_induction_reference(counts, Q_prev, plan):
+    """Twin of :func:`bernstein_backward_induction_one`, batched over replicates: ``(Q, V, U)``."""
+    counts_sas, counts_sa, reward_sum, visits, inv_n = counts
+    H, L, S_eff, scale = plan.H, plan.L, plan.S_eff, plan.scale
     xp = get_namespace(counts_sas)
-    n, Hq, S, _ = Q_prev.shape
+    n, Hq, S, A = Q_prev.shape
     Hc = counts_sa.shape[1]
     c3 = 100.0 ** 2 * H ** 3 * S_eff ** 2 * A * L ** 2
     Q = xp.empty_like(Q_prev)
@@ -290,42 +322,49 @@ def bernstein_backward_induction_reference(counts_sas, counts_sa, reward_sum, vi
     return Q, V, U
 
 
-def ucbvi_plan_reference(bonus_kind, counts, Q, H, L, S_eff, A, scale):
+def ucbvi_plan_reference(plan, counts, Q):
     """Twin of :func:`ucbvi_plan_one`, batched over replicates: updates ``Q`` in place, returns ``(V, U)``."""
-    if bonus_kind == _HOEFFDING:
-        bonus = hoeffding_bonus_reference(counts.inv_n, H, L, scale, Q.shape[1])
-        Q_new, V, U = optimistic_backward_induction_reference(counts.counts_sas, counts.counts_sa, counts.reward_sum,
-                                                              counts.inv_n, bonus, Q, float(H))
+    if plan.bernstein:
+        Q_new, V, U = bernstein_backward_induction_reference(counts, Q, plan)
     else:
-        Q_new, V, U = bernstein_backward_induction_reference(counts.counts_sas, counts.counts_sa, counts.reward_sum,
-                                                             counts.visits, counts.inv_n, Q, H, L, S_eff, A, scale)
+        bonus = hoeffding_bonus_reference(counts.inv_n, plan.H, plan.L, plan.scale, Q.shape[1])
+        Q_new, V, U = optimistic_backward_induction_reference(counts.counts_sas, counts.counts_sa, counts.reward_sum,
+                                                              counts.inv_n, bonus, Q, float(plan.H))
     Q[...] = Q_new
     return V, U
 
 
-def _ucbvi_chunk_reference(tables, P_true, R_mean, mu, V_star, counts, Q, bonus_kind, H, L, S_eff, scale, u,
-                           regret, values, returns, optimistic_values, optimism_gap):
-    """Twin of the compiled episode loop: a Python loop over episodes, vectorised over replicates."""
+def _ucbvi_chunk_reference(tables, model, counts, Q, plan, u, out):
+    """Twin of :func:`_ucbvi_chunk`: a Python loop over episodes, vectorised over replicates."""
     n, n_ep, _ = u.shape
-    A = Q.shape[-1]
+    mu, V_star = model.mu, model.V_star
     for e in range(n_ep):
-        V, U = ucbvi_plan_reference(bonus_kind, counts, Q, H, L, S_eff, A, scale)
+        V, U = ucbvi_plan_reference(plan, counts, Q)
         policy = greedy_tiebreak_reference(Q, U)
-        Vpi = evaluate_policies_reference(P_true, R_mean, policy)
-        values[:, e] = Vpi[:, 0] @ mu
-        regret[:, e] = V_star[0] @ mu - values[:, e]
-        optimistic_values[:, e] = V[:, 0] @ mu
-        optimism_gap[:, e] = (V[:, :-1] - V_star[None, :-1]).min(axis=(1, 2))
+        out.values[:, e] = policy_values_reference(model.P, model.P_next, model.R, mu, policy)
+        out.regret[:, e] = V_star[0] @ mu - out.values[:, e]
+        out.optimistic_values[:, e] = V[:, 0] @ mu
+        out.optimism_gap[:, e] = (V[:, :-1] - V_star[None, :-1]).min(axis=(1, 2))
         states, actions, rewards = sample_trajectories_reference(tables, policy, u[:, e])
-        returns[:, e] = rewards.sum(axis=1)
+        out.returns[:, e] = rewards.sum(axis=1)
         update_counts_reference(counts, states, actions, rewards)
+
+
+class _UCBVIState(NamedTuple):
+    tables: object
+    model: object
+    counts: CountState
+    Q: np.ndarray
+    plan: UCBVIPlanner
+    v_star: float
+    xp: object
 
 
 # ---------------------------------------------------------------------------- the learner
 
 
 @register_algorithm
-class UCBVI(Algorithm):
+class UCBVI(EpisodicLearner):
     """UCBVI-CH / UCBVI-BF (Azar, Osband & Munos 2017, Alg. 1-4).
 
     Parameters
@@ -348,20 +387,15 @@ class UCBVI(Algorithm):
     (4, 200)
     """
 
-    model_type = FiniteHorizonMDP
     backends = ("numba", "numpy", "cupy")
+    trace_arrays = TRACE_ARRAYS
 
     def __init__(self, *, bonus: str = "hoeffding", delta: float = 0.1, bonus_scale: float = 1.0,
                  stage_dependent: bool = True):
-        if bonus not in BONUSES:
-            raise InvalidParameterError("bonus", f"must be one of {BONUSES}, got {bonus!r}", value=bonus)
-        self.bonus = bonus
+        self.bonus = check_choice(bonus, "bonus", BONUSES)
         self.delta = check_real(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True)
         self.bonus_scale = check_real(bonus_scale, "bonus_scale", low=0.0)
-        if not isinstance(stage_dependent, bool | np.bool_):
-            raise InvalidParameterError("stage_dependent", f"must be a bool, got {stage_dependent!r}",
-                                        value=stage_dependent)
-        self.stage_dependent = bool(stage_dependent)
+        self.stage_dependent = check_flag(stage_dependent, "stage_dependent")
 
     @classmethod
     def conformance_cases(cls) -> list[dict]:
@@ -379,75 +413,44 @@ class UCBVI(Algorithm):
     def _effective_states(self, mdp):
         return mdp.S * mdp.H if self.stage_dependent else mdp.S
 
-    def run(self, mdp: FiniteHorizonMDP, episodes: int, *, replicates: int | None = 1, seed=0, backend=None,
-            progress: bool = False, chunk_episodes: int | None = None) -> Trace:
-        """Run ``episodes`` episodes for each replicate.
+    @property
+    def label(self) -> str:
+        return f"UCBVI-{self.bonus[:1].upper()}"
 
-        Parameters
-        ----------
-        mdp : FiniteHorizonMDP
-        episodes : int >= 1
-        replicates : int >= 1
-        seed : int or sequence of SeedSequence
-            Root seed (replicate ``r`` uses ``rltheory.rng.replicate_seeds(seed, r, r + 1)``), or
-            explicit per-replicate seed sequences.
-        backend : {None, "numba", "numpy", "cupy"}
-            ``None``/``"numba"``: the compiled episode loop; ``"numpy"``: the reference twin;
-            ``"cupy"``: the reference twin on GPU arrays.
-        progress : bool
-            Show a tqdm bar over episodes.
-        chunk_episodes : int, optional
-            Episodes per compiled call (memory for uniforms is ``replicates x chunk x (1 + 3H)``).
-
-        Returns
-        -------
-        Trace with ``regret, values, returns, optimistic_values, optimism_gap``, each of shape
-        ``(replicates, episodes)`` (see the module docstring).
-        """
-        episodes, seeds, backend = self._check_run_args(mdp, episodes, replicates, seed, backend)
+    def check_model(self, mdp) -> None:
         if not self.stage_dependent and not mdp.stationary:
             raise InvalidParameterError("stage_dependent", "False (pooled counts) needs a stationary model",
                                         value=False)
-        n, H, S, A = len(seeds), mdp.H, mdp.S, mdp.A
-        L = self.log_term(mdp, episodes)
-        S_eff = self._effective_states(mdp)
-        kind = _HOEFFDING if self.bonus == "hoeffding" else _BERNSTEIN
-        V_star = backward_induction(mdp).V
-        tables = alias_tables(mdp)
-        width = uniforms_per_episode(H)
-        if chunk_episodes is None:
-            chunk_episodes = max(1, min(episodes, 2_000_000 // (n * width)))
-        chunk_episodes = int(chunk_episodes)
-        gens = generators(seeds)
-        u_buffer = np.empty((n, chunk_episodes, width))
 
-        xp = get_namespace(asarray(np.zeros(1), backend))
+    def state_bytes(self, mdp) -> int:
+        H, S, A = mdp.H, mdp.S, mdp.A
+        Hc = H if self.stage_dependent else 1
+        return 8 * (Hc * S * A * (S + 3) + (H + 1) * S + H * S * A)
+
+    def start(self, mdp, run):
+        """Counts, ``Q = H`` (Alg. 2 starts from ``Q_0 = H``), the planner's constants and the exact model."""
+        n, H, S, A = run.replicates, mdp.H, mdp.S, mdp.A
+        xp = get_namespace(asarray(np.zeros(1), run.backend))
+        model = exact_model(mdp)
+        if run.backend == "cupy":
+            model = type(model)(*(None if x is None else asarray(x, "cupy") for x in model))
+        plan = UCBVIPlanner(self.bonus == "bernstein", float(H), self.log_term(mdp, run.episodes),
+                            float(self._effective_states(mdp)), self.bonus_scale)
         counts = CountState.zeros(n, H, S, A, stage_dependent=self.stage_dependent, xp=xp)
-        Q = xp.full((n, H, S, A), float(H))
-        out = {k: np.empty((n, episodes)) for k in TRACE_ARRAYS}
-        P_true, R_mean, mu = mdp.P_stages, mdp.R, mdp.mu
-        with self._progress(episodes, progress, f"UCBVI-{self.bonus[:1].upper()}") as bar:
-            for start, size in episode_chunks(episodes, chunk_episodes):
-                u = draw_uniforms(gens, size, width, out=u_buffer[:, :size])
-                sl = slice(start, start + size)
-                if backend == "numba":
-                    chunk_out = {k: np.empty((n, size)) for k in out}
-                    _ucbvi_chunk(tables.P_prob, tables.P_alias, tables.mu_prob, tables.mu_alias, R_mean,
-                                 tables.bernoulli, P_true, mu, V_star,
-                                 counts.counts_sas, counts.counts_sa, counts.reward_sum, counts.visits, counts.inv_n,
-                                 Q,
-                                 kind, H, L, float(S_eff), self.bonus_scale, u,
-                                 *(chunk_out[k] for k in TRACE_ARRAYS))
-                else:
-                    chunk_out = {k: xp.empty((n, size)) for k in out}
-                    _ucbvi_chunk_reference(tables, asarray(P_true, backend), asarray(R_mean, backend),
-                                           asarray(mu, backend), asarray(V_star, backend), counts, Q, kind, H, L,
-                                           float(S_eff), self.bonus_scale, asarray(u, backend),
-                                           *(chunk_out[k] for k in TRACE_ARRAYS))
-                for k in out:
-                    out[k][:, sl] = to_numpy(chunk_out[k])
-                bar.update(size)
-        meta = {"algorithm": "UCBVI", "params": self.get_params(), "model": mdp.name,
-                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n,
-                "v_star": float(mu @ V_star[0]), "log_term": L, "backend": backend}
-        return Trace(out, meta)
+        return _UCBVIState(alias_tables(mdp), model, counts, xp.full((n, H, S, A), float(H)), plan,
+                           float(mdp.mu @ model.V_star[0]) if run.backend != "cupy" else None, xp)
+
+    def step(self, state, u, start, out):
+        _ucbvi_chunk(state.tables, state.model, state.counts, state.Q, state.plan, u,
+                     UCBVIOut(*(out[k] for k in TRACE_ARRAYS)))
+
+    def step_reference(self, state, u, start, out):
+        xp = state.xp
+        chunk = UCBVIOut(*(xp.empty(out[k].shape) for k in TRACE_ARRAYS))
+        _ucbvi_chunk_reference(state.tables, state.model, state.counts, state.Q, state.plan, asarray(u, "cupy")
+                               if xp is not np else u, chunk)
+        for k, v in zip(TRACE_ARRAYS, chunk, strict=True):
+            out[k][...] = to_numpy(v)
+
+    def run_meta(self, state) -> dict:
+        return {"log_term": state.plan.L}

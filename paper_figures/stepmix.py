@@ -108,7 +108,7 @@ def riverswim_left(alpha: float = ALPHA) -> dict:
 
 
 def _learners(baseline, alpha, scale) -> dict:
-    kw = {"alpha": alpha, "delta": DELTA, "baseline_policy": baseline, "optimism_scale": scale}
+    kw = {"alpha": alpha, "delta": DELTA, "baseline_policy": baseline, "bonus_scale": scale}
     return {"StepMix": StepMix(**kw), "EpsMix": EpsMix(**kw), "UCBVI-BF": OptimisticOnly(**kw),
             "CUCBVI (budget)": ConservativeUCBVI(**kw)}
 

@@ -27,7 +27,15 @@ ALGORITHMS: dict[str, type] = {}
 
 
 def register_algorithm(cls: type) -> type:
-    """Class decorator: enrol ``cls`` (by ``cls.__name__``) in :data:`ALGORITHMS`."""
+    """Class decorator: enrol ``cls`` (by ``cls.__name__``) in :data:`ALGORITHMS`.
+
+    Names are unique: registering another class under a name already taken raises ``ValueError``
+    (re-registering the same class, e.g. when its module is reloaded, replaces it).
+    """
+    old = ALGORITHMS.get(cls.__name__)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"an algorithm named {cls.__name__!r} is already registered ({old.__module__}."
+                         f"{old.__qualname__}); give {cls.__module__}.{cls.__qualname__} another name")
     ALGORITHMS[cls.__name__] = cls
     return cls
 

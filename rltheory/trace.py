@@ -57,7 +57,10 @@ class Trace:
         raise AttributeError(f"Trace has no array {name!r} (has: {sorted(arrays)})")
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self._arrays[name]
+        try:
+            return self._arrays[name]
+        except (KeyError, TypeError):
+            raise KeyError(f"Trace has no array {name!r} (has: {sorted(self._arrays)})") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self._arrays
@@ -76,7 +79,7 @@ class Trace:
     @property
     def cumulative_regret(self) -> np.ndarray:
         """``cumsum(regret, axis=1)``, shape ``(replicates, episodes)``."""
-        return np.cumsum(self._arrays["regret"], axis=1)
+        return np.cumsum(self["regret"], axis=1)
 
     def replicate(self, r: int) -> Trace:
         """The trace of replicate ``r`` alone (leading axis kept, length 1)."""

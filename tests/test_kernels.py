@@ -171,6 +171,7 @@ def test_greedy_tiebreak_matches_reference(seed, H, S, A):
        A=st.integers(1, 3), stage_dependent=st.booleans(), scale=st.sampled_from([0.0, 0.01, 1.0]))
 def test_ucbvi_bonus_kernels_match_reference(seed, n, H, S, A, stage_dependent, scale):
     from rltheory.algorithms.ucbvi import (
+        UCBVIPlanner,
         bernstein_backward_induction_one,
         bernstein_backward_induction_reference,
         hoeffding_bonus_one,
@@ -191,12 +192,12 @@ def test_ucbvi_bonus_kernels_match_reference(seed, n, H, S, A, stage_dependent, 
         # Alg. 3: 7 H L / sqrt(N) where visited
         N = np.broadcast_to(counts_sa[r], (H, S, A))
         np.testing.assert_allclose(b[N > 0], scale * 7 * H * L / np.sqrt(N[N > 0]), rtol=1e-14)
-    Q_ref, V_ref, U_ref = bernstein_backward_induction_reference(counts_sas, counts_sa, reward_sum, visits, inv_n,
-                                                                 Q_prev, H, L, S_eff, A, scale)
+    counts = kc.CountState(counts_sas, counts_sa, reward_sum, visits, inv_n)
+    plan = UCBVIPlanner(True, float(H), L, S_eff, scale)
+    Q_ref, V_ref, U_ref = bernstein_backward_induction_reference(counts, Q_prev, plan)
     for r in range(n):
         Q, V, U = np.empty((H, S, A)), np.empty((H + 1, S)), np.empty((H, S, A))
-        bernstein_backward_induction_one(counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r], Q_prev[r], H,
-                                         L, S_eff, A, scale, Q, V, U)
+        bernstein_backward_induction_one(kc.CountState(*(x[r] for x in counts)), Q_prev[r], plan, Q, V, U)
         np.testing.assert_allclose(Q, Q_ref[r], atol=ATOL, rtol=0)
         np.testing.assert_allclose(V, V_ref[r], atol=ATOL, rtol=0)
         np.testing.assert_allclose(U, U_ref[r], atol=ATOL, rtol=1e-13)

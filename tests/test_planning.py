@@ -22,8 +22,9 @@ from rltheory.errors import (
 from rltheory.kernels.planning import (
     bellman_sweep,
     bellman_sweep_reference,
-    evaluate_policies,
-    evaluate_policies_reference,
+    policy_values,
+    policy_values_reference,
+    transition_arrays,
 )
 from rltheory.models import DiscountedMDP, FiniteHorizonMDP
 from rltheory.planning import (
@@ -390,16 +391,18 @@ def test_evaluate_policies_matches_reference_and_planning(mdp, n, seed, stochast
         policies = _random_stochastic(rng, (n, H, S, A))
     else:
         policies = _random_deterministic(rng, (n, H, S), A)
-    V = evaluate_policies(mdp.P_stages, mdp.R, policies)
-    V_ref = evaluate_policies_reference(mdp.P_stages, mdp.R, policies)
-    assert V.shape == V_ref.shape == (n, H + 1, S)
+    P, P_next = transition_arrays(mdp)
+    R, mu = np.ascontiguousarray(mdp.R), np.asarray(mdp.mu)
+    V = policy_values(P, P_next, R, mu, policies)
+    V_ref = policy_values_reference(P, P_next, R, mu, policies)
+    assert V.shape == V_ref.shape == (n,)
     np.testing.assert_allclose(V, V_ref, atol=EXACT_ATOL, rtol=0)
     for i in range(n):
-        np.testing.assert_allclose(V[i], evaluate(mdp, policies[i]), atol=EXACT_ATOL, rtol=0)
+        np.testing.assert_allclose(V[i], mdp.mu @ evaluate(mdp, policies[i])[0], atol=EXACT_ATOL, rtol=0)
     # Deterministic policies in one-hot form give the same values.
     if not stochastic:
         one_hot = np.eye(A)[policies]
-        V_hot = evaluate_policies(mdp.P_stages, mdp.R, one_hot)
+        V_hot = policy_values(P, P_next, R, mu, one_hot)
         np.testing.assert_allclose(V_hot, V, atol=EXACT_ATOL, rtol=0)
 
 

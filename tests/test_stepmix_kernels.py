@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from rltheory.algorithms import pessimism as kp
 from rltheory.bounds.stepmix import safe_floor
-from rltheory.kernels import pessimism as kp
 from rltheory.kernels.counts import CountState, update_counts_reference
 from rltheory.kernels.planning import optimistic_backward_induction
 from rltheory.kernels.sampling import alias_tables, sample_trajectories
@@ -81,10 +81,9 @@ def test_pessimistic_kernels_match_reference(mdp, n, seed, episodes, noisy):
     v_low = float(rng.uniform(0.5, 1.5)) * tau
     rho_min = kp.safe_floor_coefficient(tau, v_low, H)
     cand, up = kp.coarse_candidates(9, rho_min)
-    a = kp.search_mixing_coefficient(cs, ca, rs, greedy, baseline, mdp.mu, wlog, rlog, tau, rho_min, v_low, True,
-                                     cand, up, 5)
-    b = kp.search_mixing_coefficient_reference(cs, ca, rs, greedy, baseline, mdp.mu, wlog, rlog, tau, rho_min,
-                                               v_low, True, cand, up, 5)
+    search = kp.MixtureSearch(tau, rho_min, v_low, True, cand, up, 5)
+    a = kp.search_mixing_coefficient(cs, ca, rs, greedy, baseline, mdp.mu, wlog, rlog, search)
+    b = kp.search_mixing_coefficient_reference(cs, ca, rs, greedy, baseline, mdp.mu, wlog, rlog, search)
     np.testing.assert_allclose(a[0], b[0], atol=ATOL)
     np.testing.assert_allclose(a[1], b[1], atol=ATOL)
 
@@ -323,7 +322,7 @@ def test_search_returns_the_largest_evaluated_feasible_point(mdp, seed, alpha, e
     rho_min = kp.safe_floor_coefficient(tau, v_b, H, floor=use_floor)
     cand, up = kp.coarse_candidates(17, rho_min)
     args = (counts.counts_sas, counts.counts_sa, counts.reward_sum, greedy, baseline, mdp.mu, wlog, 0.0)
-    rho, lb = kp.search_mixing_coefficient(*args, tau, rho_min, v_b, use_floor, cand, up, 8)
+    rho, lb = kp.search_mixing_coefficient(*args, kp.MixtureSearch(tau, rho_min, v_b, use_floor, cand, up, 8))
     rho, lb = float(rho[0]), float(lb[0])
     assert rho_min <= rho <= 1.0 and lb >= tau - 1e-12 * max(1.0, tau)
     v_rho = kp.pessimistic_mixture_values(*args, np.array([[rho]]))[0, 0]
@@ -357,6 +356,6 @@ def test_oracle_counts_give_rho_one_when_the_optimistic_policy_is_safe():
         tau = 0.9 * v_b
         rho_min = kp.safe_floor_coefficient(tau, v_b, H)
         cand, up = kp.coarse_candidates(65, rho_min)
-        rho, _ = kp.search_mixing_coefficient(cs, ca, rs, greedy[None], baseline, mdp.mu, 0.0, 0.0, tau, rho_min,
-                                              v_b, True, cand, up, 64)
+        rho, _ = kp.search_mixing_coefficient(cs, ca, rs, greedy[None], baseline, mdp.mu, 0.0, 0.0,
+                                              kp.MixtureSearch(tau, rho_min, v_b, True, cand, up, 64))
         assert (rho[0] == 1.0) == (v_k >= tau)

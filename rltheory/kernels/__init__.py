@@ -3,7 +3,6 @@
 * :mod:`.sampling` — alias tables, replicate-batched trajectory sampling;
 * :mod:`.counts` — visit-count updates;
 * :mod:`.planning` — Bellman sweeps, batched policy evaluation, optimistic backward induction;
-* :mod:`.pessimism` — lower-confidence policy evaluation and the search over mixture coefficients.
 * :mod:`.mirror` — the KL prox step on the simplex in log space (preference-game solvers and learners).
 
 Single-replicate building blocks (``*_one``) are ``numba.njit`` functions meant to be called

@@ -17,19 +17,22 @@ All arrays carry a leading replicate axis ``n``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from ..backend import get_namespace
 
-__all__ = ["CountState", "update_counts", "update_counts_reference"]
+__all__ = ["CountState", "counts_of", "update_counts_one", "update_counts", "update_counts_reference"]
 
 
-@dataclass
-class CountState:
-    """Counts of ``n`` replicates (shapes in the module docstring, each with leading ``n``)."""
+class CountState(NamedTuple):
+    """Counts of ``n`` replicates (shapes in the module docstring, each with leading ``n``).
+
+    A NamedTuple of arrays, so that compiled kernels take it as one argument; inside a kernel,
+    ``counts_of(counts, r)`` is the record of replicate ``r`` (the same arrays without their leading axis).
+    """
 
     counts_sas: np.ndarray
     counts_sa: np.ndarray
@@ -48,9 +51,17 @@ class CountState:
                           self.inv_n.copy())
 
 
-@nb.njit
-def update_counts_one(counts_sas, counts_sa, reward_sum, visits, inv_n, states, actions, rewards):
-    """Add one episode of one replicate to its counts (in place)."""
+@nb.njit(cache=True, inline="always")
+def counts_of(counts, r):
+    """The :class:`CountState` of replicate ``r`` (views, no copy), inside compiled code."""
+    return CountState(counts.counts_sas[r], counts.counts_sa[r], counts.reward_sum[r], counts.visits[r],
+                      counts.inv_n[r])
+
+
+@nb.njit(cache=True)
+def update_counts_one(counts, states, actions, rewards):
+    """Add one episode of one replicate (its :class:`CountState`, no leading axis) to its counts (in place)."""
+    counts_sas, counts_sa, reward_sum, visits, inv_n = counts
     H = actions.shape[0]
     Hc = counts_sa.shape[0]
     for h in range(H):
@@ -65,11 +76,14 @@ def update_counts_one(counts_sas, counts_sa, reward_sum, visits, inv_n, states, 
     visits[H, states[H]] += 1
 
 
-@nb.njit(parallel=True)
-def _update_counts_numba(counts_sas, counts_sa, reward_sum, visits, inv_n, states, actions, rewards):
+@nb.njit(parallel=True, cache=True)
+def _update_counts_numba(counts, states, actions, rewards):
+    # Records' arrays are unpacked before ``prange``: writes through a tuple's field inside a parallel
+    # loop are lost (Numba's parfor lowering), so every prange kernel of the library does this.
+    counts_sas, counts_sa, reward_sum, visits, inv_n = counts
     for r in nb.prange(states.shape[0]):
-        update_counts_one(counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r], states[r], actions[r],
-                          rewards[r])
+        update_counts_one(CountState(counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r]), states[r],
+                          actions[r], rewards[r])
 
 
 def update_counts(counts: CountState, states, actions, rewards) -> None:
@@ -77,8 +91,7 @@ def update_counts(counts: CountState, states, actions, rewards) -> None:
 
     ``states (n, H + 1)``, ``actions (n, H)`` int64; ``rewards (n, H)`` float64.
     """
-    _update_counts_numba(counts.counts_sas, counts.counts_sa, counts.reward_sum, counts.visits, counts.inv_n,
-                         states, actions, rewards)
+    _update_counts_numba(counts, states, actions, rewards)
 
 
 def update_counts_reference(counts: CountState, states, actions, rewards) -> None:
@@ -92,11 +105,11 @@ def update_counts_reference(counts: CountState, states, actions, rewards) -> Non
     s, a, s2 = states[:, :-1], actions, states[:, 1:]
     sa_idx = ((rep * Hc + hc[None, :]) * S + s) * A + a
     size_sa = n * Hc * S * A
-    counts.counts_sa += xp.bincount(sa_idx.ravel(), minlength=size_sa).reshape(counts.counts_sa.shape)
-    counts.reward_sum += xp.bincount(sa_idx.ravel(), weights=rewards.ravel(),
+    counts.counts_sa[...] += xp.bincount(sa_idx.ravel(), minlength=size_sa).reshape(counts.counts_sa.shape)
+    counts.reward_sum[...] += xp.bincount(sa_idx.ravel(), weights=rewards.ravel(),
                                      minlength=size_sa).reshape(counts.reward_sum.shape)
-    counts.counts_sas += xp.bincount((sa_idx * S + s2).ravel(), minlength=size_sa * S).reshape(
+    counts.counts_sas[...] += xp.bincount((sa_idx * S + s2).ravel(), minlength=size_sa * S).reshape(
         counts.counts_sas.shape)
     v_idx = (rep * (H + 1) + xp.arange(H + 1)[None, :]) * S + states
-    counts.visits += xp.bincount(v_idx.ravel(), minlength=n * (H + 1) * S).reshape(counts.visits.shape)
+    counts.visits[...] += xp.bincount(v_idx.ravel(), minlength=n * (H + 1) * S).reshape(counts.visits.shape)
     counts.inv_n[...] = xp.where(counts.counts_sa > 0, 1.0 / xp.maximum(counts.counts_sa, 1), 0.0)

@@ -6,6 +6,8 @@ quantity with array operations (and runs on CuPy arrays unchanged); tests check 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 from numba.extending import overload
@@ -16,14 +18,13 @@ __all__ = [
     "bellman_sweep",
     "bellman_sweep_parallel",
     "bellman_sweep_reference",
-    "evaluate_policies",
-    "evaluate_policies_reference",
     "optimistic_backward_induction",
     "optimistic_backward_induction_reference",
-    "greedy_policy",
     "greedy_tiebreak_one",
     "greedy_tiebreak_reference",
     "transition_arrays",
+    "ExactModel",
+    "exact_model",
     "policy_value_one",
     "policy_values",
     "policy_values_reference",
@@ -63,7 +64,7 @@ def bellman_sweep(P, R, gamma, V, Q, V_new):
     return delta
 
 
-@nb.njit(parallel=True, fastmath={"reassoc", "contract"})
+@nb.njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _bellman_sweep_parallel(P, R, gamma, V, Q, V_new, diff):
     S, A = R.shape
     for s in nb.prange(S):
@@ -103,103 +104,10 @@ def bellman_sweep_reference(P, R, gamma, V):
     return Q, V_new, float(xp.max(xp.abs(V_new - V)))
 
 
-# ---------------------------------------------------------------------------- policy evaluation
-
-
-@nb.njit(inline="always")
-def _q_value(P, R, h, hp, s, a, V):
-    row = P[hp, s, a]
-    acc = 0.0
-    for t in range(row.shape[0]):
-        acc += row[t] * V[h + 1, t]
-    return R[h, s, a] + acc
-
-
-def state_value(P, R, policy, h, hp, s, V):
-    """``sum_a pi_h(a|s) (R_h(s,a) + P_h(s,a) @ V[h+1])`` (compiled dispatch on the policy's type).
-
-    This Python body runs only with ``NUMBA_DISABLE_JIT=1``; compiled code uses the overload below.
-    """
-    if policy.ndim == 2:
-        a = policy[h, s]
-        return R[h, s, a] + P[hp, s, a] @ V[h + 1]
-    return float(policy[h, s] @ (R[h, s] + P[hp, s] @ V[h + 1]))
-
-
-@overload(state_value)
-def _state_value_overload(P, R, policy, h, hp, s, V):
-    if policy.ndim == 2:
-        return lambda P, R, policy, h, hp, s, V: _q_value(P, R, h, hp, s, policy[h, s], V)
-
-    def stochastic(P, R, policy, h, hp, s, V):
-        v = 0.0
-        for a in range(policy.shape[2]):
-            w = policy[h, s, a]
-            if w != 0.0:
-                v += w * _q_value(P, R, h, hp, s, a, V)
-        return v
-
-    return stochastic
-
-
-@nb.njit
-def evaluate_policy_one(P, R, policy, V):
-    """``V^pi`` of one policy on the true model (in place, ``V (H + 1, S)``).
-
-    ``P (Hp, S, A, S)`` with ``Hp`` in ``{1, H}``; ``R (H, S, A)``; ``policy (H, S)`` int64 or
-    ``(H, S, A)`` float64.
-    """
-    H, S, _ = R.shape
-    Hp = P.shape[0]
-    for t in range(S):
-        V[H, t] = 0.0
-    for h in range(H - 1, -1, -1):
-        hp = h if Hp > 1 else 0
-        for s in range(S):
-            V[h, s] = state_value(P, R, policy, h, hp, s, V)
-
-
-@nb.njit(parallel=True)
-def _evaluate_policies_numba(P, R, policies):
-    n = policies.shape[0]
-    H, S, _ = R.shape
-    V = np.empty((n, H + 1, S))
-    for r in nb.prange(n):
-        evaluate_policy_one(P, R, policies[r], V[r])
-    return V
-
-
-def evaluate_policies(P_stages, R, policies):
-    """Exact values of ``n`` policies on one model, ``(n, H + 1, S)`` (compiled).
-
-    ``P_stages (Hp, S, A, S)``, ``R (H, S, A)``, ``policies (n, H, S)`` int64 or
-    ``(n, H, S, A)`` float64.
-    """
-    return _evaluate_policies_numba(P_stages, R, policies)
-
-
-def evaluate_policies_reference(P_stages, R, policies):
-    """Twin of :func:`evaluate_policies`, vectorised over policies."""
-    xp = get_namespace(P_stages, policies)
-    n = policies.shape[0]
-    H, S, A = R.shape
-    Hp = P_stages.shape[0]
-    V = xp.zeros((n, H + 1, S))
-    if policies.ndim == 3:
-        pi = xp.eye(A)[policies]
-    else:
-        pi = policies
-    for h in range(H - 1, -1, -1):
-        Ph = P_stages[h if Hp > 1 else 0]
-        Q = R[h][None] + xp.einsum("sat,nt->nsa", Ph, V[:, h + 1])
-        V[:, h] = xp.sum(pi[:, h] * Q, axis=-1)
-    return V
-
-
 # ---------------------------------------------------------------------------- optimism
 
 
-@nb.njit
+@nb.njit(cache=True)
 def optimistic_backward_induction_one(counts_sas, counts_sa, reward_sum, inv_n, bonus, Q_prev, vmax, Q, V, U):
     """Optimistic backward induction on empirical estimates, one replicate (in place).
 
@@ -245,7 +153,7 @@ def optimistic_backward_induction_one(counts_sas, counts_sa, reward_sum, inv_n, 
             V[h, s] = best
 
 
-@nb.njit(parallel=True)
+@nb.njit(parallel=True, cache=True)
 def _optimistic_bi_numba(counts_sas, counts_sa, reward_sum, inv_n, bonus, Q_prev, vmax, Q, V, U):
     for r in nb.prange(Q.shape[0]):
         optimistic_backward_induction_one(counts_sas[r], counts_sa[r], reward_sum[r], inv_n[r], bonus[r], Q_prev[r],
@@ -285,7 +193,7 @@ def optimistic_backward_induction_reference(counts_sas, counts_sa, reward_sum, i
     return Q, V, U
 
 
-@nb.njit
+@nb.njit(cache=True)
 def greedy_tiebreak_one(Q, U, policy):
     """``policy[h, s]`` = an argmax of ``Q[h, s]``; ties broken by the larger ``U[h, s]``, then the lowest action.
 
@@ -311,13 +219,32 @@ def greedy_tiebreak_reference(Q, U):
     return xp.argmax(xp.where(top, U, -xp.inf), axis=-1).astype(xp.int64)
 
 
-def greedy_policy(Q):
-    """Greedy deterministic policies, lowest action on ties: ``(..., H, S)`` int64 from ``(..., H, S, A)``."""
-    xp = get_namespace(Q)
-    return xp.argmax(Q, axis=-1).astype(xp.int64)
-
-
 # ---------------------------------------------------------------------------- values of mixed policies, any model
+
+
+class ExactModel(NamedTuple):
+    """The true model as compiled kernels read it for *exact* evaluation (never shown to a learner).
+
+    ``P (Hp, S, A, S)`` and ``P_next None`` for a dense model, or the successor lists ``P (Hp, S, A, K)``
+    probabilities and ``P_next (Hp, S, A, K)`` next states for a sparse one (:func:`transition_arrays`);
+    ``R (H, S, A)``, ``mu (S,)``, ``V_star (H + 1, S)`` the optimal values.
+    """
+
+    P: np.ndarray
+    P_next: np.ndarray | None
+    R: np.ndarray
+    mu: np.ndarray
+    V_star: np.ndarray
+
+
+def exact_model(mdp) -> ExactModel:
+    """:class:`ExactModel` of a :class:`~rltheory.models.FiniteHorizonMDP` (dense ``P`` is never built for a
+    sparse model)."""
+    from ..planning import backward_induction
+
+    P, P_next = transition_arrays(mdp)
+    return ExactModel(np.ascontiguousarray(P), P_next, np.ascontiguousarray(mdp.R), np.ascontiguousarray(mdp.mu),
+                      np.ascontiguousarray(backward_induction(mdp).V))
 
 
 def transition_arrays(mdp):
@@ -329,7 +256,7 @@ def transition_arrays(mdp):
     return mdp.P_stages, None
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def _expected_next(P, P_next, hp, s, a, V):
     # sum_{s'} P_h(s' | s, a) V(s'): a dense row (P_next None) or a successor list
     row = P[hp, s, a]
@@ -375,7 +302,7 @@ def _policy_state_value_overload(P, P_next, R, policy, h, hp, s, V):
     return deterministic
 
 
-@nb.njit
+@nb.njit(cache=True)
 def policy_value_one(P, P_next, R, mu, policy, V, V_next):
     """``mu @ V^pi_0`` of one policy on the true model, keeping two rows of values only.
 
@@ -400,7 +327,7 @@ def policy_value_one(P, P_next, R, mu, policy, V, V_next):
     return out
 
 
-@nb.njit(parallel=True)
+@nb.njit(parallel=True, cache=True)
 def _policy_values_numba(P, P_next, R, mu, policies, out):
     S = R.shape[1]
     for r in nb.prange(policies.shape[0]):

@@ -20,7 +20,7 @@ Every public kernel has a NumPy reference twin ``*_reference``; tests check they
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -35,6 +35,7 @@ __all__ = [
     "alias_draw",
     "alias_draw_reference",
     "draw_next_state",
+    "next_state",
     "draw_next_state_reference",
     "sample_episode",
     "build_alias",
@@ -43,7 +44,6 @@ __all__ = [
     "uniforms_per_episode",
     "sample_trajectories",
     "sample_trajectories_reference",
-    "sample_episode_one",
     "choose_action",
 ]
 
@@ -150,8 +150,7 @@ def alias_distribution(prob: np.ndarray, alias: np.ndarray) -> np.ndarray:
     return (out / n).reshape(prob.shape)
 
 
-@dataclass(frozen=True)
-class AliasTables:
+class AliasTables(NamedTuple):
     """Alias tables of a finite-horizon model.
 
     Attributes
@@ -170,6 +169,8 @@ class AliasTables:
     R: np.ndarray
     bernoulli: bool
     P_next: np.ndarray | None = None
+
+    # a NamedTuple, so that compiled kernels take the tables as one argument
 
 
 _ALIAS_CACHE_ATTR = "_rltheory_alias_tables"
@@ -196,7 +197,7 @@ def alias_tables(mdp) -> AliasTables:
 # ---------------------------------------------------------------------------- trajectories
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def alias_draw(prob_row, alias_row, u):
     """A draw from one alias table row (``prob_row, alias_row (n,)``) with one uniform ``u``: an index in ``[0, n)``."""
     n = prob_row.shape[0]
@@ -209,13 +210,13 @@ def alias_draw(prob_row, alias_row, u):
     return alias_row[i]
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def _uniform_action(u, A):
     a = int(u * A)
     return a if a < A else A - 1
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def _categorical_draw(p_row, u):
     # first a with u < cumsum(p)[a]; falls back to the last action with positive mass
     c = 0.0
@@ -261,7 +262,7 @@ def _choose_action_overload(policy, h, s, u, A):
     return deterministic
 
 
-@nb.njit(inline="always")
+@nb.njit(inline="always", cache=True)
 def draw_next_state(P_prob, P_alias, P_next, hp, s, a, u):
     """Next state after ``(s, a)`` at stage ``hp`` from the model's alias tables and one uniform ``u``.
 
@@ -274,7 +275,18 @@ def draw_next_state(P_prob, P_alias, P_next, hp, s, a, u):
     return j
 
 
-@nb.njit
+@nb.njit(cache=True)
+def next_state(P_prob, P_alias, P_next, hp, s, a, u):
+    """:func:`draw_next_state` as a real call, for kernels whose ``P_next`` comes from a record's field.
+
+    ``draw_next_state`` is inlined (``inline="always"``: a call per step costs half of UCBVI's speed), and
+    Numba prunes its ``P_next is not None`` branch only when ``P_next`` is an argument of the function it
+    is inlined into; here it is.
+    """
+    return draw_next_state(P_prob, P_alias, P_next, hp, s, a, u)
+
+
+@nb.njit(cache=True)
 def sample_episode(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards):
     """One episode of one replicate of a dense (``P_next=None``) or sparse model (in-place outputs).
 
@@ -298,17 +310,7 @@ def sample_episode(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, pol
         s = s_next
 
 
-@nb.njit
-def sample_episode_one(P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards):
-    """One episode of one replicate of a dense model (in-place outputs).
-
-    ``policy`` is ``(H, S)`` int64 or ``(H, S, A)`` float64; ``u`` is the episode's ``1 + 3H``
-    uniforms; ``states (H+1,)``, ``actions (H,)``, ``rewards (H,)``.
-    """
-    sample_episode(P_prob, P_alias, None, mu_prob, mu_alias, R, bernoulli, policy, u, states, actions, rewards)
-
-
-@nb.njit(parallel=True)
+@nb.njit(parallel=True, cache=True)
 def _sample_trajectories_numba(P_prob, P_alias, P_next, mu_prob, mu_alias, R, bernoulli, policies, u):
     n_rep = u.shape[0]
     H = R.shape[0]

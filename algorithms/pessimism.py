@@ -48,13 +48,15 @@ The compiled functions are cached on disk (``cache=True``): they call only funct
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
-from ..backend import get_namespace
+from rltheory.backend import get_namespace
 
 __all__ = [
+    "MixtureSearch",
     "weissman_log_term",
     "reward_log_term",
     "safe_floor_coefficient",
@@ -75,6 +77,18 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- constants
+
+
+class MixtureSearch(NamedTuple):
+    """The settings of the R2 search (one record instead of seven arguments)."""
+
+    tau: float  #: the safe level a feasible point must certify
+    rho_min: float  #: the safe floor's coefficient (:func:`safe_floor_coefficient`)
+    v_low: float  #: lower bound of the baseline's value (in the floor)
+    use_floor: bool  #: use the floor ``(1 - rho)^H v_low`` (False: the ablation)
+    candidates: np.ndarray  #: the coarse grid (:func:`coarse_candidates`)
+    uppers: np.ndarray  #: each candidate's bracket top
+    n_fine: int  #: points of the refining grid
 
 
 def weissman_log_term(S: int, A: int, H: int, K: int, delta: float) -> float:
@@ -384,16 +398,17 @@ def _floor(rho, H, v_low, use_floor):
 
 @nb.njit(cache=True)
 def search_mixing_coefficient_one(P_hat, counts_sa, reward_sum, greedy, baseline, mu, weissman_log, reward_log,
-                                  tau, rho_min, v_low, use_floor, candidates, uppers, n_fine):
+                                  search):
     """Rule R2 for one replicate: returns ``(rho, L(rho))``.
 
     ``L(rho) = max(V_low(rho), floor(rho))``; a point is feasible when ``V_low(rho) >= tau`` or
     ``rho <= rho_min`` (the floor certifies it; see :func:`safe_floor_coefficient`).
-    ``candidates, uppers (G,)`` from :func:`coarse_candidates`; ``n_fine`` points refine the bracket.
-    If nothing is feasible (possible only when ``v_low < tau``, e.g. an under-sized offline
-    dataset) the baseline is returned: ``(0, L(0))`` with ``L(0) < tau`` (not certified).
+    ``search`` a :class:`MixtureSearch`: ``candidates, uppers (G,)`` from :func:`coarse_candidates`;
+    ``n_fine`` points refine the bracket. If nothing is feasible (possible only when ``v_low < tau``, e.g. an
+    under-sized offline dataset) the baseline is returned: ``(0, L(0))`` with ``L(0) < tau`` (not certified).
     Model arguments as :func:`pessimistic_mixture_values_one`.
     """
+    tau, rho_min, v_low, use_floor, candidates, uppers, n_fine = search
     H, S, A = baseline.shape
     onehot = np.zeros((H, S, A))
     for h in range(H):
@@ -432,28 +447,34 @@ def search_mixing_coefficient_one(P_hat, counts_sa, reward_sum, greedy, baseline
 
 
 @nb.njit(parallel=True, cache=True)
-def _search_numba(P_hat, counts_sa, reward_sum, greedy, baseline, mu, weissman_log, reward_log, tau, rho_min,
-                  v_low, use_floor, candidates, uppers, n_fine, rho, lower):
+def _search_numba(P_hat, counts_sa, reward_sum, greedy, baseline, mu, weissman_log, reward_log, search, rho, lower):
+    tau, rho_min, v_low, use_floor, candidates, uppers, n_fine = search  # unpacked before prange
     for r in nb.prange(rho.shape[0]):
-        rho[r], lower[r] = search_mixing_coefficient_one(P_hat[r], counts_sa[r], reward_sum[r], greedy[r],
-                                                         baseline, mu, weissman_log, reward_log, tau, rho_min,
-                                                         v_low, use_floor, candidates, uppers, n_fine)
+        rho[r], lower[r] = search_mixing_coefficient_one(
+            P_hat[r], counts_sa[r], reward_sum[r], greedy[r], baseline, mu, weissman_log, reward_log,
+            MixtureSearch(tau, rho_min, v_low, use_floor, candidates, uppers, n_fine))
 
 
-def search_mixing_coefficient(counts_sas, counts_sa, reward_sum, greedy, baseline, mu, weissman_log, reward_log, tau,
-                              rho_min, v_low, use_floor, candidates, uppers, n_fine):
+def _typed_search(search: MixtureSearch) -> MixtureSearch:
+    """``search`` with the types the compiled kernels expect (one signature whatever the caller passed)."""
+    return MixtureSearch(float(search.tau), float(search.rho_min), float(search.v_low), bool(search.use_floor),
+                         np.ascontiguousarray(search.candidates, np.float64),
+                         np.ascontiguousarray(search.uppers, np.float64), int(search.n_fine))
+
+
+def search_mixing_coefficient(counts_sas, counts_sa, reward_sum, greedy, baseline, mu, weissman_log, reward_log,
+                              search):
     """Batched :func:`search_mixing_coefficient_one` (compiled): ``(rho (n,), lower_bound (n,))``.
 
-    Counts and ``greedy (n, H, S)`` carry a replicate axis; the rest is shared.
+    Counts and ``greedy (n, H, S)`` carry a replicate axis; the rest is shared; ``search`` a :class:`MixtureSearch`.
     """
     n = greedy.shape[0]
     rho = np.empty(n)
     lower = np.empty(n)
     _search_numba(empirical_transitions(counts_sas, counts_sa), counts_sa, reward_sum,
                   np.ascontiguousarray(greedy, np.int64), np.ascontiguousarray(baseline, np.float64),
-                  np.ascontiguousarray(mu, np.float64), float(weissman_log), float(reward_log), float(tau),
-                  float(rho_min), float(v_low), bool(use_floor), np.ascontiguousarray(candidates, np.float64),
-                  np.ascontiguousarray(uppers, np.float64), int(n_fine), rho, lower)
+                  np.ascontiguousarray(mu, np.float64), float(weissman_log), float(reward_log), _typed_search(search),
+                  rho, lower)
     return rho, lower
 
 
@@ -464,9 +485,10 @@ def _floor_reference(xp, rho, H, v_low, use_floor):
 
 
 def search_mixing_coefficient_reference(counts_sas, counts_sa, reward_sum, greedy, baseline, mu, weissman_log,
-                                        reward_log, tau, rho_min, v_low, use_floor, candidates, uppers, n_fine):
+                                        reward_log, search):
     """Twin of :func:`search_mixing_coefficient`, vectorised over replicates (every replicate
     evaluates the whole coarse grid; the answers are the same)."""
+    tau, rho_min, v_low, use_floor, candidates, uppers, n_fine = search
     xp = get_namespace(counts_sas)
     n, H, _ = greedy.shape
     args = (counts_sas, counts_sa, reward_sum, greedy, baseline, mu, weissman_log, reward_log)
