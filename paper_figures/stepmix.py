@@ -162,7 +162,7 @@ def certified_lower_bound(counts: tuple, policy, baseline, mu, rhos, *, episodes
     ``baseline (H, S, A)``; ``mu (S,)``; ``rhos (G,)``; ``episodes`` and ``delta`` set Weissman's log term as
     the learners do. Returns ``(G,)``: one backward pass of the pessimistic evaluation (rule R1) per ``rho``,
     without the floor ``(1 - rho)^H V^b`` (take the maximum with it for ``L(rho)``)."""
-    from rltheory.kernels import pessimism
+    from rltheory.algorithms import pessimism
 
     cs, ca, rs = (np.asarray(c) for c in counts)
     H, S, A = np.shape(baseline)
