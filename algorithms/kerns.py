@@ -61,7 +61,7 @@ import numpy as np
 from rltheory.algorithm import Algorithm, episode_chunks, register_algorithm
 from rltheory.errors import InvalidParameterError
 from rltheory.kernels.planning import evaluate_policy_one
-from rltheory.kernels.sampling import sample_episode_one, uniforms_per_episode
+from rltheory.kernels.sampling import sample_episode, uniforms_per_episode
 from rltheory.kernels.weighted_counts import (
     FLUSH,
     WeightedCountState,
@@ -342,7 +342,7 @@ def _kerns_chunk(model, learner, fparams, iparams, start, u, out):
             out[1, r, e] = v
             out[3, r, e] = vo
             out[4, r, e] = gap
-            sample_episode_one(P_prob[m], P_alias[m], mu_prob[m], mu_alias[m], R[m], bernoulli, policy,
+            sample_episode(P_prob[m], P_alias[m], None, mu_prob[m], mu_alias[m], R[m], bernoulli, policy,
                                u[r, e, :width0], states, actions, rewards)
             g = 0.0
             for h in range(H):

@@ -22,6 +22,7 @@ __all__ = [
     "optimistic_backward_induction_reference",
     "greedy_tiebreak_one",
     "greedy_tiebreak_reference",
+    "evaluate_policy_one",
     "transition_arrays",
     "ExactModel",
     "exact_model",
@@ -300,6 +301,24 @@ def _policy_state_value_overload(P, P_next, R, policy, h, hp, s, V):
         return v / A
 
     return deterministic
+
+
+@nb.njit(cache=True)
+def evaluate_policy_one(P, R, policy, V):
+    """``V^pi`` of one policy on a dense model, every step kept (in place, ``V (H + 1, S)``).
+
+    ``P (Hp, S, A, S)`` with ``Hp`` in ``{1, H}``; ``R (H, S, A)``; ``policy (H, S)`` int64 or ``(H, S, A)``
+    float64. For learners that need the whole table (non-stationary models, gaps per step); the value at the
+    start alone is :func:`policy_value_one`. Twin: :func:`rltheory.planning.evaluate` on the model.
+    """
+    H, S, _ = R.shape
+    Hp = P.shape[0]
+    for t in range(S):
+        V[H, t] = 0.0
+    for h in range(H - 1, -1, -1):
+        hp = h if Hp > 1 else 0
+        for s in range(S):
+            V[h, s] = _policy_state_value(P, None, R, policy, h, hp, s, V[h + 1])
 
 
 @nb.njit(cache=True)
