@@ -12,7 +12,8 @@ Benchmarks: ``ucbvi`` (UCBVI episodes/s vs rlberry-scool), ``bellman`` (one dens
 sweep vs NumPy, pymdptoolbox and the memory-bandwidth limit), ``memory`` (peak memory of a
 64-replicate run against the number of episodes), and one per paper (``stepmix``, ``nash_mp``, ``sqirl``,
 ``reward_free``:
-self-contained modules that print their own tables). Speed targets live here and print as
+self-contained modules that print their own tables: also ``subpo``, ``reward_free``, ``kerns``,
+``multibatch``). Speed targets live here and print as
 PASS/MISS; they are never asserted by the test suite. Progress goes to stderr, tables to stdout.
 The exit status is 0 unless a benchmark raised (``--strict``: also 1 when a target is missed).
 """
@@ -31,6 +32,7 @@ import bench_bellman  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_ucbvi  # noqa: E402
 import kerns  # noqa: E402
+import multibatch  # noqa: E402
 import nash_mp  # noqa: E402
 import reward_free  # noqa: E402
 import sqirl  # noqa: E402
@@ -48,6 +50,7 @@ BENCHMARKS = {
     "subpo": paper_benchmark(subpo),
     "reward_free": paper_benchmark(reward_free),
     "kerns": paper_benchmark(kerns),
+    "multibatch": paper_benchmark(multibatch),
 }
 
 
