@@ -43,12 +43,14 @@ def first_index(mask: np.ndarray) -> tuple[int, ...]:
 def as_float_array(x, name: str, *, error: type[ValidationError]) -> np.ndarray:
     """Convert ``x`` to a float64 array, or raise ``error`` naming ``name`` (complex input included:
     NumPy would silently drop the imaginary part)."""
-    if np.iscomplexobj(x):
+    try:
+        complex_input = np.iscomplexobj(x)
+    except (TypeError, ValueError):  # ragged input: the conversion below reports it
+        complex_input = False
+    if complex_input:
         raise error(name, "must be real, got a complex array (its imaginary part would be silently dropped)",
                     value="complex")
     try:
-        if np.iscomplexobj(x):  # NumPy would drop the imaginary part with only a warning
-            raise TypeError(f"complex values ({np.asarray(x).dtype})")
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise error(name, f"cannot be converted to a float array ({exc})", value=type(x).__name__) from None

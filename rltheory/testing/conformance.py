@@ -57,8 +57,8 @@ class ConformanceError(AssertionError):
 def _finite_horizon_models() -> list[FiniteHorizonMDP]:
     return [random_finite_horizon_mdp(5, 3, 4, branching=3, seed=1, reward_noise="bernoulli", name="garnet-5x3"),
             random_finite_horizon_mdp(4, 2, 3, branching=2, seed=2, stationary=False, name="garnet-4x2-staged"),
-            random_finite_horizon_mdp(4, 2, 6, branching=1, seed=3, reward_kind="sparse",
-                                      name="deterministic-4x2-sparse-rewards"),
+            random_finite_horizon_mdp(4, 2, 6, branching=1, seed=3, reward_noise="bernoulli",
+                                      name="deterministic-4x2"),
             random_finite_horizon_mdp(3, 2, 4, branching=3, seed=4, name="full-support-3x2")]
 
 
