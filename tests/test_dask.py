@@ -217,6 +217,35 @@ def test_cluster_restarted_mid_sweep_then_rerun_computes_only_what_is_missing(fr
     assert resumed.meta["experiment"]["replicates_computed"] == 2 * len(recomputed)
 
 
+@needs_dask
+def test_client_killed_mid_sweep_its_running_chunk_is_still_saved(fresh_client, tmp_path):
+    calls_dir, cache = tmp_path / "calls", tmp_path / "cache"
+    calls_dir.mkdir()
+    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+              "from test_dask import Noise\n"
+              "from rltheory.experiments import run_experiment\n"
+              "from rltheory.mdps import riverswim\n"
+              f"run_experiment(Noise(calls_dir={str(calls_dir)!r}, gate=4), riverswim(3, 4), 7, replicates=8, "
+              f"seed=5, chunk_replicates=2, cache_dir={str(cache)!r}, progress=False, "
+              f"executor={fresh_client.scheduler.address!r})\n")
+    client_process = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        wait_for(lambda: list(calls_dir.glob("started-*")), "the gated chunk to start")
+    finally:
+        client_process.kill()  # the client dies while a worker runs replicates [4, 6)
+        client_process.wait()
+    (calls_dir / "open").touch()
+    wait_for(lambda: "reps-4-6.npz" in chunk_files(cache), "the orphaned chunk to be saved by its worker")
+    done = chunk_files(cache)
+    for p in calls_dir.glob("call-*"):
+        p.unlink()
+    resumed = run_experiment(Noise(calls_dir=str(calls_dir), gate=4), riverswim(3, 4), 7, replicates=8, seed=5,
+                             chunk_replicates=2, cache_dir=cache, progress=False, executor="local")
+    assert resumed == local_noise(riverswim(3, 4), 8)
+    assert {f"reps-{a}-{b}.npz" for a, b, _ in calls(calls_dir)} == {
+        "reps-0-2.npz", "reps-2-4.npz", "reps-4-6.npz", "reps-6-8.npz"} - done
+
+
 # ---------------------------------------------------------------------------- progress
 
 
