@@ -32,6 +32,14 @@ How it works
   A cached file that cannot be read, or whose replicate count does not match its name, is moved
   aside to ``<name>.corrupt`` with a warning and recomputed.
 
+* **Where chunks run.** In this process (``workers=1``), a local process pool (``workers=N``), or
+  any executor (``executor=``): ``"dask"``, a Dask scheduler address or a ``distributed.Client``
+  (:mod:`rltheory.cluster`; ``$RLTHEORY_SCHEDULER`` and ``rltheory reproduce --scheduler`` set the
+  default). On an executor other than a local pool, the worker that computes a chunk also saves it
+  (best effort: the cache must be on a file system the workers share), and a chunk already on
+  disk is read back rather than recomputed, so a client or worker that dies loses only the chunks
+  it was running. The progress bar advances as futures complete.
+
 Any change to the library's code changes the key, so stale results are never reused; old
 folders are simply left behind (delete ``CACHE`` to reclaim the space, or pass
 ``cache_dir=False`` not to cache at all).
@@ -493,7 +501,13 @@ def _compute_chunk(algorithm, model, episodes: int, seed: int, a: int, b: int, b
     the process that computed it: on a remote executor a chunk is then on disk as soon as it is done,
     even if the client that asked for it has died. Best effort: a folder this worker cannot write
     (a cache that is not on a shared file system) is left to the client, which saves what it receives.
+    A chunk already at ``save_to`` (a task that Dask reruns after losing the worker that held its
+    result, or another client's sweep of the same configuration) is read back, not recomputed.
     """
+    if save_to is not None and os.path.exists(save_to):
+        cached = _load_chunk(Path(save_to), a, b, key, episodes)
+        if cached is not None:
+            return cached
     kwargs = dict(run_kwargs)
     if backend is not None:
         kwargs["backend"] = backend

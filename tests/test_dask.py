@@ -246,6 +246,25 @@ def test_client_killed_mid_sweep_its_running_chunk_is_still_saved(fresh_client, 
         "reps-0-2.npz", "reps-2-4.npz", "reps-4-6.npz", "reps-6-8.npz"} - done
 
 
+def test_a_chunk_already_saved_is_read_back_by_its_worker_not_recomputed(tiny, tmp_path):
+    """What a rescheduled Dask task does when the worker that ran it first had already saved it."""
+    calls_dir, cache = tmp_path / "calls", tmp_path / "cache"
+    calls_dir.mkdir()
+    alg = Noise(calls_dir=str(calls_dir))
+    first = run_experiment(alg, tiny, 7, replicates=4, seed=5, chunk_replicates=2, cache_dir=cache,
+                           progress=False)
+    (key_dir,) = [p for p in cache.iterdir() if p.is_dir()]
+    key = key_dir.name
+    for p in calls_dir.glob("call-*"):
+        p.unlink()
+    again = experiments._compute_chunk(alg, tiny, 7, 5, 2, 4, None, {}, str(key_dir / "reps-2-4.npz"), key)
+    assert not list(calls_dir.glob("call-*"))
+    np.testing.assert_array_equal(again.regret, first.regret[2:4])
+    fresh = experiments._compute_chunk(alg, tiny, 7, 5, 4, 6, None, {}, str(key_dir / "reps-4-6.npz"), key)
+    assert calls(calls_dir) == [(4, 6, os.getpid())] and (key_dir / "reps-4-6.npz").exists()
+    np.testing.assert_array_equal(fresh.regret, local_noise(tiny, 6).regret[4:6])
+
+
 # ---------------------------------------------------------------------------- progress
 
 
