@@ -8,7 +8,8 @@
   environment variable ``RLTHEORY_SCHEDULER``, else local processes (``workers=``);
 * ``"local"``: local processes, whatever the environment says;
 * ``"dask"``: a ``distributed.Client()`` with Dask's own default (the scheduler named in Dask's
-  configuration, e.g. ``DASK_SCHEDULER_ADDRESS``, else a new ``LocalCluster`` on this machine);
+  configuration, e.g. ``DASK_SCHEDULER_ADDRESS``, else a new ``LocalCluster`` on this machine, whose
+  worker processes, like ``workers=N``'s, need scripts to have the ``if __name__ == "__main__":`` guard);
 * any other string: a Dask scheduler address (``"tcp://head-node:8786"``);
 * a ``distributed.Client``: its ``get_executor(pure=False)``;
 * any ``concurrent.futures.Executor``: used as it is.
