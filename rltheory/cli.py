@@ -3,13 +3,17 @@
 ::
 
     rltheory list                                  # name, status, title of every figure
-    rltheory reproduce [NAME ...] [--full] [--out DIR] [--quiet]
+    rltheory reproduce [NAME ...] [--full] [--out DIR] [--quiet] [--scheduler ADDRESS]
     rltheory bench [ARGS ...]                      # python benchmarks/run.py ARGS (from a checkout)
 
 Where files go. ``reproduce`` writes into ``paper_figures/`` of the rltheory source checkout that
 contains the current directory (found by walking up to a ``pyproject.toml`` naming the project), or
 into ``--out DIR``. Outside a checkout ``--out`` is required, and an output folder inside an
 installed environment's ``site-packages`` is refused: the installed package is never written to.
+
+``--scheduler ADDRESS`` sends the sweeps inside the recipes to a Dask scheduler (``tcp://host:8786``;
+``dask`` starts a local Dask cluster; ``local``: local processes), as the environment variable
+``RLTHEORY_SCHEDULER`` does; it needs the ``dask`` extra (see :mod:`rltheory.cluster`).
 
 ``bench`` runs the suite in ``benchmarks/`` of a source checkout: the one containing the current
 directory, else the one an editable install (``pip install -e``) points at. A wheel install does not
@@ -121,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="output folder (default: paper_figures/ of the source checkout around the current "
                           "directory; required elsewhere)")
     rep.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    rep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the recipes' sweeps on this Dask scheduler (tcp://host:8786; 'dask': a local "
+                          "Dask cluster; 'local': local processes); default: $RLTHEORY_SCHEDULER, else local")
     parser.subcommands["reproduce"] = rep
     sub.add_parser("bench", add_help=False,
                    help="run the benchmark suite (benchmarks/run.py of a checkout; args forwarded)")
@@ -147,17 +154,22 @@ def _cmd_list() -> int:
 
 
 def _cmd_reproduce(args) -> int:
+    from .cluster import check_executor, close_clients, scheduler_default
     from .figures import RecipeFailedError, UnknownFigureError, check_names, load_recipes, reproduce
 
     load_recipes()
     try:
         check_names(args.names or None)  # names first: a typo is reported wherever one runs the command
         out = _output_folder(args.out)
+        if args.scheduler is not None:
+            check_executor(args.scheduler)
     except (UnknownFigureError, ValueError) as exc:
         print(f"rltheory reproduce: error: {exc}", file=sys.stderr)
         return 2
     try:
-        results = reproduce(args.names or None, full=args.full, out=out, progress=not args.quiet, load=False)
+        with scheduler_default(args.scheduler):
+            results = reproduce(args.names or None, full=args.full, out=out, progress=not args.quiet,
+                                load=False)
     except UnknownFigureError as exc:
         print(f"rltheory reproduce: error: {exc}", file=sys.stderr)
         return 2
@@ -173,6 +185,8 @@ def _cmd_reproduce(args) -> int:
         print(f"rltheory reproduce: {exc}; the others and {Path(out) / 'MANIFEST.md'} were written",
               file=sys.stderr)
         return 1
+    finally:
+        close_clients()  # the Dask clients (and local clusters) the sweeps opened, if any
     for r in results:  # per-figure wall time, so that `make figures` shows where the minutes go
         print(f"{r.name}: {r.png} {r.json} ({r.seconds:.1f} s)")
     print(f"total: {sum(r.seconds for r in results):.1f} s for {len(results)} figure(s)")

@@ -32,6 +32,14 @@ How it works
   A cached file that cannot be read, or whose replicate count does not match its name, is moved
   aside to ``<name>.corrupt`` with a warning and recomputed.
 
+* **Where chunks run.** In this process (``workers=1``), a local process pool (``workers=N``), or
+  any executor (``executor=``): ``"dask"``, a Dask scheduler address or a ``distributed.Client``
+  (:mod:`rltheory.cluster`; ``$RLTHEORY_SCHEDULER`` and ``rltheory reproduce --scheduler`` set the
+  default). On an executor other than a local pool, the worker that computes a chunk also saves it
+  (best effort: the cache must be on a file system the workers share), and a chunk already on
+  disk is read back rather than recomputed, so a client or worker that dies loses only the chunks
+  it was running. The progress bar advances as futures complete.
+
 Any change to the library's code changes the key, so stale results are never reused; old
 folders are simply left behind (delete ``CACHE`` to reclaim the space, or pass
 ``cache_dir=False`` not to cache at all).
@@ -61,6 +69,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from .cluster import check_executor, is_remote, resolve_executor
 from .errors import InvalidDataError, InvalidParameterError
 from .rng import replicate_seeds
 from .trace import Trace
@@ -485,8 +494,20 @@ def _plan(replicates: int, chunk: int, key_dir: Path | None, key: str | None = N
 
 
 def _compute_chunk(algorithm, model, episodes: int, seed: int, a: int, b: int, backend,
-                   run_kwargs: Mapping) -> Trace:
-    """Run replicates ``[a, b)`` with their seed sequences (top-level, so that it pickles)."""
+                   run_kwargs: Mapping, save_to: str | None = None, key: str | None = None) -> Trace:
+    """Run replicates ``[a, b)`` with their seed sequences (top-level, so that it pickles).
+
+    ``save_to``: also write the chunk there (atomically, stamped with ``key``) before returning, from
+    the process that computed it: on a remote executor a chunk is then on disk as soon as it is done,
+    even if the client that asked for it has died. Best effort: a folder this worker cannot write
+    (a cache that is not on a shared file system) is left to the client, which saves what it receives.
+    A chunk already at ``save_to`` (a task that Dask reruns after losing the worker that held its
+    result, or another client's sweep of the same configuration) is read back, not recomputed.
+    """
+    if save_to is not None and os.path.exists(save_to):
+        cached = _load_chunk(Path(save_to), a, b, key, episodes)
+        if cached is not None:
+            return cached
     kwargs = dict(run_kwargs)
     if backend is not None:
         kwargs["backend"] = backend
@@ -502,6 +523,11 @@ def _compute_chunk(algorithm, model, episodes: int, seed: int, a: int, b: int, b
             "algorithm", f"{name}.run returned {trace.replicates} replicates for a chunk of "
             f"{b - a}",
             value=trace.replicates)
+    if save_to is not None:
+        with contextlib.suppress(OSError):
+            path = Path(save_to)
+            if path.parent.is_dir() and not path.exists():
+                _save_atomic(trace, path, _stamp(trace, key, a, b, episodes))
     return trace
 
 
@@ -520,14 +546,18 @@ class _Job:
     key_dir: Path | None
     segments: list[_Segment]
 
-    def chunk_args(self, seg: _Segment) -> tuple:
-        """Arguments of :func:`_compute_chunk` for ``seg``."""
-        return (self.algorithm, self.model, self.episodes, self.seed, seg.a, seg.b, self.backend,
+    def chunk_args(self, seg: _Segment, remote: bool = False) -> tuple:
+        """Arguments of :func:`_compute_chunk` for ``seg`` (``remote``: the worker saves the chunk too)."""
+        args = (self.algorithm, self.model, self.episodes, self.seed, seg.a, seg.b, self.backend,
                 self.run_kwargs)
+        if remote and self.key_dir is not None:
+            args += (str(_chunk_path(self.key_dir, seg.a, seg.b)), self.key)
+        return args
 
     def finish(self, seg: _Segment, trace: Trace) -> None:
+        """Record ``seg``'s computed trace and save it (unless its worker already has: same file, same bytes)."""
         seg.computed = trace
-        if self.key_dir is not None:
+        if self.key_dir is not None and not _chunk_path(self.key_dir, seg.a, seg.b).exists():
             _save_atomic(trace, _chunk_path(self.key_dir, seg.a, seg.b),
                          _stamp(trace, self.key, seg.a, seg.b, self.episodes))
 
@@ -629,9 +659,14 @@ def _mp_context():
     return multiprocessing.get_context("spawn")
 
 
-def _execute(jobs: list[_Job], *, workers: int, executor: cf.Executor | None, progress: bool,
+def _execute(jobs: list[_Job], *, workers: int, executor: Any, progress: bool,
              desc: str) -> None:
-    """Compute every segment without a source, saving each as soon as it finishes."""
+    """Compute every segment without a source, saving each as soon as it finishes.
+
+    The bar advances as futures complete (in completion order). A chunk whose future was cancelled
+    from outside (a Dask cluster restarted, a scheduler lost) raises ``CancelledError`` once the
+    others are in: everything finished is on disk, and a rerun computes only what is missing.
+    """
     todo = [(job, seg) for job in jobs for seg in job.segments if seg.source is None and seg.computed is None]
     total = sum(len(job.segments) for job in jobs)
     with tqdm(total=total, initial=total - len(todo), desc=desc, unit="chunk", disable=not progress,
@@ -640,6 +675,7 @@ def _execute(jobs: list[_Job], *, workers: int, executor: cf.Executor | None, pr
             bar.set_postfix(cached=total - len(todo))
         if not todo:
             return
+        executor = resolve_executor(executor)  # here: a run served from the cache connects to nothing
         if executor is None and workers == 1:
             for job, seg in todo:
                 job.finish(seg, _compute_chunk(*job.chunk_args(seg)))
@@ -653,11 +689,14 @@ def _execute(jobs: list[_Job], *, workers: int, executor: cf.Executor | None, pr
             pool = executor
         futures = {}
         try:
-            futures = {pool.submit(_compute_chunk, *job.chunk_args(seg)): (job, seg)
+            remote = is_remote(pool)
+            futures = {pool.submit(_compute_chunk, *job.chunk_args(seg, remote)): (job, seg)
                        for job, seg in todo}
             first_error: BaseException | None = None
+            cancelled = 0
             for fut in cf.as_completed(futures):
                 if fut.cancelled():
+                    cancelled += 1
                     continue
                 exc = fut.exception()
                 if exc is not None:
@@ -671,6 +710,11 @@ def _execute(jobs: list[_Job], *, workers: int, executor: cf.Executor | None, pr
                 bar.update(1)
             if first_error is not None:
                 raise first_error
+            if cancelled:
+                raise cf.CancelledError(
+                    f"{cancelled} of {len(futures)} chunk(s) were cancelled by the executor (a Dask cluster "
+                    "restarted or a scheduler lost?); the finished ones are saved: rerun to compute only "
+                    "the missing ones")
         except BaseException:
             for fut in futures:
                 fut.cancel()
@@ -693,7 +737,7 @@ def _resolve_progress(progress: bool | None) -> bool:
 def run_experiment(algorithm, model, episodes: int, *, replicates: int, seed: int = 0,
                    chunk_replicates: int = 8, cache_dir: str | os.PathLike | bool | None = None,
                    workers: int = 1, progress: bool | None = None, backend: str | None = None,
-                   executor: cf.Executor | None = None, **run_kwargs) -> Trace:
+                   executor: Any = None, **run_kwargs) -> Trace:
     """Run ``algorithm`` on ``model`` for ``replicates`` replicates, cached and resumable.
 
     Parameters
@@ -720,9 +764,14 @@ def run_experiment(algorithm, model, episodes: int, *, replicates: int, seed: in
         A tqdm bar over chunks. ``None`` follows :func:`progress_default` (on by default).
     backend : str or None
         Forwarded to ``algorithm.run`` when not ``None``; part of the cache key.
-    executor : concurrent.futures.Executor, optional
-        Run chunks on this executor instead (e.g. a Dask or Ray executor); ``workers`` is then
-        ignored and the executor is not shut down.
+    executor : None, "local", "dask", a scheduler address, a ``distributed.Client`` or a ``concurrent.futures.Executor``
+        Where chunks run instead of local processes (resolved by
+        :func:`rltheory.cluster.resolve_executor`); ``workers`` is then ignored and the executor
+        is not shut down. ``None`` follows ``rltheory reproduce --scheduler`` and
+        ``$RLTHEORY_SCHEDULER`` when set, else local processes. On an executor other than a local
+        pool (Dask), each chunk is also saved by the worker that computed it (best effort: when the
+        cache folder is on a shared file system), so a client that dies loses nothing finished.
+        Results are bit-identical on every executor.
     **run_kwargs
         Further keyword arguments of ``algorithm.run`` (part of the cache key, except ``progress``).
 
@@ -748,7 +797,7 @@ def run_experiment(algorithm, model, episodes: int, *, replicates: int, seed: in
 def sweep(configs: Iterable[tuple], episodes: int, *, replicates: int, seed: int = 0,
           chunk_replicates: int = 8, cache_dir: str | os.PathLike | bool | None = None,
           workers: int = 1, progress: bool | None = None, backend: str | None = None,
-          executor: cf.Executor | None = None, **run_kwargs) -> dict[Any, Trace]:
+          executor: Any = None, **run_kwargs) -> dict[Any, Trace]:
     """:func:`run_experiment` for several configurations at once, sharing one process pool.
 
     Parameters
@@ -798,6 +847,7 @@ def sweep(configs: Iterable[tuple], episodes: int, *, replicates: int, seed: int
         desc = f"{type(job.algorithm).__name__} on {model_name}"
     else:
         desc = f"sweep of {len(jobs)}"
+    check_executor(executor)
     _execute(jobs, workers=workers, executor=executor, progress=progress, desc=desc)
     if any([job.inconsistent() for job in jobs]):  # every job checked; chunks that disagree are recomputed
         _execute(jobs, workers=workers, executor=executor, progress=progress, desc=desc)
