@@ -13,7 +13,13 @@ from rltheory.models import FiniteHorizonMDP
 from rltheory.planning import backward_induction, evaluate
 from rltheory.rng import generators
 from rltheory.testing import ConformanceError, check_algorithm
-from rltheory.testing.conformance import ALL_CHECKS, BUDGET, conformance_cases, register_conformance_models
+from rltheory.testing.conformance import (
+    ALL_CHECKS,
+    BUDGET,
+    conformance_cases,
+    models_for,
+    register_conformance_models,
+)
 from rltheory.trace import Trace
 
 # ---------------------------------------------------------------------------- the papers' model types
