@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV   := .venv
 BENCH  := .venv-bench
 FIGURES ?=
-PYTEST_ARGS ?= -n auto
+PYTEST_ARGS ?=
 
 .PHONY: figures test bench lint clean notebooks
 
