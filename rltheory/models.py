@@ -320,7 +320,7 @@ class FiniteHorizonMDP(TabularFacts):
         return f"FiniteHorizonMDP(name={self.name!r}, S={self.S}, A={self.A}, H={self.H}, {kind}{noise})"
 
 
-class DiscountedMDP:
+class DiscountedMDP(TabularFacts):
     """An infinite-horizon discounted MDP, known exactly.
 
     Parameters
@@ -346,8 +346,6 @@ class DiscountedMDP:
         self._reward_noise = _check_reward_noise(reward_noise)
         self.name = name if name is not None else f"DiscountedMDP(S={S}, A={A}, gamma={self.gamma:g})"
 
-    S = property(lambda self: self._S, doc="Number of states.")
-    A = property(lambda self: self._A, doc="Number of actions.")
     mu = property(lambda self: self._mu, doc="Initial distribution, shape ``(S,)``, read-only.")
     P = property(lambda self: self._P, doc="Transitions ``(S, A, S)``, read-only.")
     R = property(lambda self: self._R, doc="Mean rewards ``(S, A)``, read-only.")
