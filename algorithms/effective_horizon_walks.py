@@ -28,6 +28,16 @@ def _mark(nxt, pr, hp, s, bits, new):
                     new[nxt[hp, s, a, j]] = True
 
 
+@nb.njit(cache=True, inline="always")
+def _start_sets(S, start):
+    """``(vis, new)``: boolean ``(S,)`` arrays, the visited set holding ``start`` and an empty next set."""
+    vis = np.zeros(S, np.bool_)
+    new = np.zeros(S, np.bool_)
+    for s in start:
+        vis[s] = True
+    return vis, new
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _walk_ties(nxt, pr, ties, subopt, start):
     """The k-QVI walk: from ``start``, follow every exact argmax action; False as soon as a visited argmax
@@ -35,10 +45,7 @@ def _walk_ties(nxt, pr, ties, subopt, start):
     boolean arrays scanned in state order (contiguous reads)."""
     Hp, S, A, K = nxt.shape
     H = ties.shape[0]
-    vis = np.zeros(S, np.bool_)
-    new = np.zeros(S, np.bool_)
-    for s in start:
-        vis[s] = True
+    vis, new = _start_sets(S, start)
     for t in range(H):
         hp = t if Hp > 1 else 0
         for s in range(S):
@@ -75,10 +82,7 @@ def _walk_gap(nxt, pr, gap, ratio, above, start):
     """
     Hp, S, A, K = nxt.shape
     H = gap.shape[0]
-    vis = np.zeros(S, np.bool_)
-    new = np.zeros(S, np.bool_)
-    for s in start:
-        vis[s] = True
+    vis, new = _start_sets(S, start)
     r_max = -1.0
     t_at = -1
     s_at = -1

@@ -36,6 +36,7 @@ __all__ = [
     "fmt_ratio",
     "fmt_seconds",
     "log_stderr",
+    "print_targets",
 ]
 
 
@@ -336,6 +337,24 @@ def render_machine(info: dict) -> str:
             "rlberry-scool", "pymdptoolbox", "loadavg_1min")
     parts = [f"{k}={info.get(k)}" for k in keys]
     return "machine: " + ", ".join(parts)
+
+
+def print_targets(targets: dict, *, head: str = "target", digits: str = ".2f", unit: str = "",
+                  quick: bool | None = None) -> None:
+    """Print a paper benchmark's ``targets`` (name -> {"measured", "passed", ...}), one line each:
+    ``{head} {name}: measured {measured:{digits}}{unit} -> PASS | MISS | n/a (quick)``.
+
+    With ``quick`` given (not ``None``), a quick run adds the line saying its sizes are too small for
+    meaningful timings, and stdout is flushed.
+    """
+    for name, t in targets.items():
+        status = "n/a (quick)" if t["passed"] is None else ("PASS" if t["passed"] else "MISS")
+        print(f"{head} {name}: measured {t['measured']:{digits}}{unit} -> {status}")
+    if quick is None:
+        return
+    if quick:
+        print("(quick mode: sizes too small for meaningful timings)")
+    sys.stdout.flush()
 
 
 @dataclass

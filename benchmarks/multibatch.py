@@ -29,6 +29,8 @@ import time
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from bench_common import print_targets  # noqa: E402
+
 NAME = "multibatch"
 GAMMA = 0.9
 SWEEP_K = (1, 2, 3, 4, 6, 8)
@@ -117,9 +119,7 @@ def run(quick: bool = False, **_ignored) -> dict:
                f"one d=256 run <= {REFERENCE_D256_S[1]:.0f} s": {
                    "measured": big["seconds"], "limit": REFERENCE_D256_S[1], "unit": " s",
                    "passed": None if quick else bool(big["seconds"] <= REFERENCE_D256_S[1])}}
-    for label, t in targets.items():
-        status = "n/a (quick)" if t["passed"] is None else ("PASS" if t["passed"] else "MISS")
-        print(f"target: {label}: measured {t['measured']:.1f} s -> {status}")
+    print_targets(targets, head="target:", digits=".1f", unit=" s")
     return {"name": NAME, "quick": quick, "sweep": sweep_rows, "d256": big, "targets": targets}
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import sys
 import time
 
+from bench_common import print_targets
+
 NAME = "reward_free"
 TARGET_MS_D4 = 2.5
 TARGET_RATIO = 0.25
@@ -73,12 +75,7 @@ def run(quick: bool = False, **_ignored) -> dict:
     for r in rows:
         print(f"{r['d']:>3} {r['ms_numba']:>12.2f} {r['cpu_ms_numba']:>9.2f} {r['ms_numpy']:>10.2f} "
               f"{r['ratio']:>14.3f}x")
-    for name, t in targets.items():
-        status = "n/a (quick)" if t["passed"] is None else ("PASS" if t["passed"] else "MISS")
-        print(f"target {name}: measured {t['measured']:.3f} -> {status}")
-    if quick:
-        print("(quick mode: sizes too small for meaningful timings)")
-    sys.stdout.flush()
+    print_targets(targets, digits=".3f", quick=quick)
     return {"name": NAME, "quick": quick, "rows": rows, "targets": targets}
 
 

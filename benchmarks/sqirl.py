@@ -22,6 +22,8 @@ from __future__ import annotations
 import sys
 import time
 
+from bench_common import print_targets
+
 NAME = "sqirl"
 TARGET_ANALYSIS_SECONDS = 10.0
 REPLICATES = 64
@@ -106,9 +108,7 @@ def run(quick: bool = False, **_ignored) -> dict:
         targets[f"analysis on one core < {TARGET_ANALYSIS_SECONDS:g} s"] = {
             "measured": measured, "limit": TARGET_ANALYSIS_SECONDS, "unit": " s",
             "passed": None if quick else bool(measured < TARGET_ANALYSIS_SECONDS)}
-    for label, t in targets.items():
-        status = "n/a (quick)" if t["passed"] is None else ("PASS" if t["passed"] else "MISS")
-        print(f"target: {label}: measured {t['measured']:.2f} s -> {status}")
+    print_targets(targets, head="target:", unit=" s")
     return {"name": NAME, "quick": quick, "analysis": analysis, "sqirl": learners, "targets": targets}
 
 

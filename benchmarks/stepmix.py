@@ -20,6 +20,8 @@ from __future__ import annotations
 import sys
 import time
 
+from bench_common import print_targets
+
 NAME = "stepmix"
 REPLICATES = 64
 TARGETS = {"StepMix": 20.0, "EpsMix": 2.0}  # maximum cost per episode relative to UCBVI
@@ -80,12 +82,7 @@ def _print(rows, targets, quick) -> None:
         rho = f"{r['mean_rho']:.3f}" if "mean_rho" in r else ""
         print(f"{r['algorithm']:<10} {r['episodes']:>8d} {r['seconds']:>9.3f} {r['rate']:>11,.0f} "
               f"{r['cost_ratio']:>13.2f}x {rho:>9}")
-    for name, t in targets.items():
-        status = "n/a (quick)" if t["passed"] is None else ("PASS" if t["passed"] else "MISS")
-        print(f"target {name}: measured {t['measured']:.2f}x -> {status}")
-    if quick:
-        print("(quick mode: sizes too small for meaningful timings)")
-    sys.stdout.flush()
+    print_targets(targets, unit="x", quick=quick)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sys
 import time
 
+from bench_common import print_targets
+
 NAME = "subpo"
 TARGET_MS = 6.0
 TARGET_RATIO = 10.0
@@ -65,12 +67,7 @@ def _print(rows, targets, quick) -> None:
     for r in rows:
         print(f"{r['model']:<22} {r['policy']:<8} {r['batch']:>6d} {r['numba_ms']:>9.2f} {r['numpy_ms']:>9.1f} "
               f"{r['ratio']:>6.1f}x")
-    for name, t in targets.items():
-        status = "n/a (quick)" if t["passed"] is None else ("PASS" if t["passed"] else "MISS")
-        print(f"target {name}: measured {t['measured']:.2f} -> {status}")
-    if quick:
-        print("(quick mode: sizes too small for meaningful timings)")
-    sys.stdout.flush()
+    print_targets(targets, quick=quick)
 
 
 if __name__ == "__main__":

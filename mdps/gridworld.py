@@ -42,6 +42,25 @@ def _cell(value, name: str, rows: int, cols: int, index=None) -> tuple[int, int]
     return r, c
 
 
+def slippery_row(P: np.ndarray, i: int, cell, graph, index: dict, moves, slip: float) -> None:
+    """Add state ``i``'s slippery moves to ``P[i]`` (shape ``(A, S)``, ``A = len(moves)``), in place.
+
+    Action ``a`` takes its own move with probability ``1 - slip`` and, with probability ``slip``, a
+    uniformly random one of the ``A`` moves; a move along no edge of ``graph`` stays at ``i``.
+    """
+    r, c = cell
+    A = len(moves)
+    # landing[d]: the state reached by moving in direction d (staying if there is no edge)
+    landing = []
+    for dr, dc in moves:
+        nbr = (r + dr, c + dc)
+        landing.append(index[nbr] if graph.has_edge((r, c), nbr) else i)
+    for a in range(A):
+        P[i, a, landing[a]] += 1.0 - slip
+        for d in range(A):
+            P[i, a, landing[d]] += slip / A
+
+
 def gridworld(rows: int = 5, cols: int = 5, *, walls=(), start=(0, 0), goal=None, slip: float = 0.1,
               horizon: int = 20, reward_noise=None) -> FiniteHorizonMDP:
     """A slippery ``rows x cols`` gridworld with walls and an absorbing, rewarding goal.
@@ -120,15 +139,7 @@ def gridworld(rows: int = 5, cols: int = 5, *, walls=(), start=(0, 0), goal=None
         if i == g:
             P[i, :, i] = 1.0
             continue
-        # landing[d]: the state reached by moving in direction d (staying if there is no edge)
-        landing = []
-        for dr, dc in MOVES:
-            nbr = (r + dr, c + dc)
-            landing.append(index[nbr] if graph.has_edge((r, c), nbr) else i)
-        for a in range(A):
-            P[i, a, landing[a]] += 1.0 - slip
-            for d in range(A):
-                P[i, a, landing[d]] += slip / A
+        slippery_row(P, i, (r, c), graph, index, MOVES, slip)
     R = np.zeros((S, A))
     R[g, :] = 1.0
     mu = np.zeros(S)

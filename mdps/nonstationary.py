@@ -33,7 +33,7 @@ from rltheory.models import FiniteHorizonMDP
 from rltheory.nonstationary import NonStationaryMDP
 from rltheory.validation import check_int, check_real
 
-from .gridworld import gridworld
+from .gridworld import gridworld, slippery_row
 
 __all__ = ["grid_transitions", "bump_rewards", "piecewise_grid", "drift_grid", "stationary_grid", "MOVES5"]
 
@@ -48,15 +48,8 @@ def grid_transitions(size: int, slip: float):
     index = {c: i for i, c in enumerate(cells)}
     S, A = len(cells), len(MOVES5)
     P = np.zeros((S, A, S))
-    for i, (r, c) in enumerate(cells):
-        landing = []
-        for dr, dc in MOVES5:
-            nbr = (r + dr, c + dc)
-            landing.append(index[nbr] if graph.has_edge((r, c), nbr) else i)
-        for a in range(A):
-            P[i, a, landing[a]] += 1.0 - slip
-            for d in range(A):
-                P[i, a, landing[d]] += slip / A
+    for i, cell in enumerate(cells):
+        slippery_row(P, i, cell, graph, index, MOVES5, slip)
     return P, np.array(cells, dtype=float)
 
 

@@ -23,6 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import InvalidModelError
+from .models import TabularFacts
 from .validation import (
     PROB_ATOL,
     as_float_array,
@@ -61,7 +62,7 @@ def max_phi_norm(phi_sa: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(np.abs(phi_sa).sum(axis=-1) ** 2, axis=-1))
 
 
-class LinearMixtureMDP:
+class LinearMixtureMDP(TabularFacts):
     """An episodic linear mixture MDP with a fixed start state, known exactly.
 
     Parameters
@@ -143,8 +144,6 @@ class LinearMixtureMDP:
         self.name = name or f"LinearMixtureMDP(d={d}, S={S}, A={A}, H={self._H})"
 
     d = property(lambda self: self._d, doc="Feature dimension.")
-    S = property(lambda self: self._S, doc="Number of states.")
-    A = property(lambda self: self._A, doc="Number of actions.")
     H = property(lambda self: self._H, doc="Horizon.")
     B = property(lambda self: self._B, doc="Known bound on ``||theta*||_2``.")
     start_state = property(lambda self: self._s1, doc="The fixed start state ``s_1``.")

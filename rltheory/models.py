@@ -26,6 +26,7 @@ from .validation import (
     check_ndim,
     check_real,
     check_shape,
+    check_start_distribution,
     first_index,
 )
 
@@ -77,13 +78,25 @@ def _validate_transitions(P, R, mu, ndims_P):
         raise InvalidModelError("P", f"last axis (next state) must have length S={S}, got shape {P.shape}",
                                 value=P.shape)
     check_distribution(P, "P", error=InvalidModelError)
-    check_ndim(mu, "mu", (1,), error=InvalidModelError, what="(S,)")
-    check_shape(mu, "mu", (S,), error=InvalidModelError, what="initial distribution over the S states")
-    check_distribution(mu, "mu", error=InvalidModelError)
+    mu = check_start_distribution(mu, S, error=InvalidModelError, what="initial distribution over the S states")
     return P, R, mu, S, A
 
 
-class FiniteHorizonMDP:
+class TabularFacts:
+    """Read-only ``S`` and ``A`` and the ``name``/``meta`` labels shared by the tabular model classes.
+
+    A subclass sets ``self._S`` and ``self._A`` in ``__init__`` and calls :meth:`_label`.
+    """
+
+    S = property(lambda self: self._S, doc="Number of states.")
+    A = property(lambda self: self._A, doc="Number of actions.")
+
+    def _label(self, name, default: str, meta) -> None:
+        self.name = name if name is not None else default
+        self.meta = dict(meta or {})
+
+
+class FiniteHorizonMDP(TabularFacts):
     """An episodic MDP with horizon ``H``, known exactly.
 
     Parameters
@@ -152,10 +165,7 @@ class FiniteHorizonMDP:
         pr = as_float_array(probs, "probs", error=InvalidModelError)
         check_shape(pr, "probs", nxt.shape, error=InvalidModelError, what="same shape as next_states")
         check_distribution(pr, "probs", error=InvalidModelError)
-        mu = as_float_array(mu, "mu", error=InvalidModelError)
-        check_ndim(mu, "mu", (1,), error=InvalidModelError, what="(S,)")
-        check_shape(mu, "mu", (S,), error=InvalidModelError, what="initial distribution over the S states")
-        check_distribution(mu, "mu", error=InvalidModelError)
+        mu = check_start_distribution(mu, S, error=InvalidModelError, what="initial distribution over the S states")
         R = as_float_array(R, "R", error=InvalidModelError)
         stages = nxt.shape[0] if nxt.ndim == 4 else None
         self._P = None
@@ -194,12 +204,9 @@ class FiniteHorizonMDP:
         self._stationary = stages is None
         self._stages = 1 if stages is None else int(stages)
         self._reward_noise = _check_reward_noise(reward_noise)
-        self.name = name if name is not None else f"MDP(S={S}, A={A}, H={H})"
-        self.meta = dict(meta or {})
+        self._label(name, f"MDP(S={S}, A={A}, H={H})", meta)
 
     # ----------------------------------------------------------------- basic facts
-    S = property(lambda self: self._S, doc="Number of states.")
-    A = property(lambda self: self._A, doc="Number of actions.")
     H = property(lambda self: self._H, doc="Horizon (steps per episode).")
     mu = property(lambda self: self._mu, doc="Initial distribution, shape ``(S,)``, read-only.")
     R = property(lambda self: self._R, doc="Mean rewards, always ``(H, S, A)``, read-only.")
@@ -313,7 +320,7 @@ class FiniteHorizonMDP:
         return f"FiniteHorizonMDP(name={self.name!r}, S={self.S}, A={self.A}, H={self.H}, {kind}{noise})"
 
 
-class DiscountedMDP:
+class DiscountedMDP(TabularFacts):
     """An infinite-horizon discounted MDP, known exactly.
 
     Parameters
@@ -339,8 +346,6 @@ class DiscountedMDP:
         self._reward_noise = _check_reward_noise(reward_noise)
         self.name = name if name is not None else f"DiscountedMDP(S={S}, A={A}, gamma={self.gamma:g})"
 
-    S = property(lambda self: self._S, doc="Number of states.")
-    A = property(lambda self: self._A, doc="Number of actions.")
     mu = property(lambda self: self._mu, doc="Initial distribution, shape ``(S,)``, read-only.")
     P = property(lambda self: self._P, doc="Transitions ``(S, A, S)``, read-only.")
     R = property(lambda self: self._R, doc="Mean rewards ``(S, A)``, read-only.")

@@ -30,14 +30,14 @@ import numpy as np
 from .errors import InvalidModelError, InvalidParameterError, InvalidPolicyError
 from .kernels.planning import evaluate_policy_one
 from .kernels.sampling import alias_tables
-from .models import FiniteHorizonMDP
+from .models import FiniteHorizonMDP, TabularFacts
 from .planning import backward_induction
 from .validation import as_float_array, check_int, first_index
 
 __all__ = ["NonStationaryMDP", "dynamic_regret_one", "dynamic_regret_reference", "total_variation_reference"]
 
 
-class NonStationaryMDP:
+class NonStationaryMDP(TabularFacts):
     """Episode ``k`` runs on ``models[schedule[k]]``.
 
     Parameters
@@ -111,12 +111,9 @@ class NonStationaryMDP:
             c = np.ascontiguousarray(c).copy()
             c.setflags(write=False)
         self._coords = c if coords is not None else None
-        self.name = name if name is not None else f"NonStationaryMDP(M={len(models)}, K={len(sched)})"
-        self.meta = dict(meta or {})
+        self._label(name, f"NonStationaryMDP(M={len(models)}, K={len(sched)})", meta)
 
     # ----------------------------------------------------------------- facts
-    S = property(lambda self: self._S, doc="Number of states.")
-    A = property(lambda self: self._A, doc="Number of actions.")
     H = property(lambda self: self._H, doc="Horizon.")
     models = property(lambda self: self._models, doc="The ``M`` models (tuple).")
     schedule = property(lambda self: self._schedule, doc="Model index of each episode, ``(K,)`` int64, read-only.")

@@ -27,6 +27,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import InvalidModelError
+from .models import TabularFacts
 from .validation import (
     as_float_array,
     check_distribution,
@@ -36,6 +37,7 @@ from .validation import (
     check_ndim,
     check_real,
     check_shape,
+    check_start_distribution,
     first_index,
 )
 
@@ -161,7 +163,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-class SubmodularMDP:
+class SubmodularMDP(TabularFacts):
     """A controlled Markov process whose return is a monotone submodular function of the visited states.
 
     Parameters
@@ -200,10 +202,7 @@ class SubmodularMDP:
             raise InvalidModelError("P", f"stage-dependent P needs H - 1 = {H - 1} stages, got {P.shape[0]}",
                                     value=P.shape)
         check_distribution(P, "P", error=InvalidModelError)
-        mu = as_float_array(mu, "mu", error=InvalidModelError)
-        check_ndim(mu, "mu", (1,), error=InvalidModelError, what="(S,)")
-        check_shape(mu, "mu", (S,), error=InvalidModelError, what="start distribution over the S states")
-        check_distribution(mu, "mu", error=InvalidModelError)
+        mu = check_start_distribution(mu, S, error=InvalidModelError, what="start distribution over the S states")
         if (cover is None) == (objective is None):
             raise InvalidModelError("cover", "give exactly one of cover (weighted coverage) or objective",
                                     value=None if cover is None else "both")
@@ -239,12 +238,9 @@ class SubmodularMDP:
             normaliser = self.value(range(S))
             normaliser = normaliser if normaliser > 0 else 1.0
         self.normaliser = check_real(normaliser, "normaliser", low=0.0, low_open=True, error=InvalidModelError)
-        self.name = name if name is not None else f"SubmodularMDP(S={S}, A={A}, H={H})"
-        self.meta = dict(meta or {})
+        self._label(name, f"SubmodularMDP(S={S}, A={A}, H={H})", meta)
 
     # ----------------------------------------------------------------- facts
-    S = property(lambda self: self._S, doc="Number of states.")
-    A = property(lambda self: self._A, doc="Number of actions.")
     H = property(lambda self: self._H, doc="Visited states per trajectory (``H - 1`` actions).")
     mu = property(lambda self: self._mu, doc="Start distribution ``(S,)``, read-only.")
     P = property(lambda self: self._P, doc="Transitions ``(S, A, S)`` or ``(H - 1, S, A, S)``, read-only.")

@@ -107,6 +107,15 @@ def check_distribution(arr: np.ndarray, name: str, *, error, atol: float = PROB_
                     index=idx, value=float(sums[idx]))
 
 
+def check_start_distribution(mu, S: int, *, error, what: str) -> np.ndarray:
+    """``mu`` as a float64 ``(S,)`` probability vector (``what`` describes it in the shape message)."""
+    mu = as_float_array(mu, "mu", error=error)
+    check_ndim(mu, "mu", (1,), error=error, what="(S,)")
+    check_shape(mu, "mu", (S,), error=error, what=what)
+    check_distribution(mu, "mu", error=error)
+    return mu
+
+
 def check_int(x, name: str, *, low: int | None = None, high: int | None = None,
               error=InvalidParameterError) -> int:
     """``x`` must be an integer (not bool) in ``[low, high]``; returns ``int(x)``."""
