@@ -200,7 +200,9 @@ def test_cluster_restarted_mid_sweep_then_rerun_computes_only_what_is_missing(fr
                         cache_dir=cache, progress=False, executor=fresh_client)
     wait_for(lambda: list(calls_dir.glob("started-*")) and len(list(calls_dir.glob("call-*"))) == 4,
              "every chunk to start")
-    fresh_client.restart(timeout=WAIT)  # every worker killed while [4, 6) waits at its gate
+    # every worker killed while [4, 6) waits at its gate; on a loaded machine a nanny can take over a minute to
+    # bring its worker back, so the restart does not wait for them (the rerun below does)
+    fresh_client.restart(timeout=WAIT, wait_for_workers=False)
     with pytest.raises(cf.CancelledError, match="rerun to compute only the missing"):
         running.result(timeout=WAIT)
     done = chunk_files(cache)
