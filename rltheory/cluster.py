@@ -11,8 +11,13 @@
   configuration, e.g. ``DASK_SCHEDULER_ADDRESS``, else a new ``LocalCluster`` on this machine, whose
   worker processes, like ``workers=N``'s, need scripts to have the ``if __name__ == "__main__":`` guard);
 * any other string: a Dask scheduler address (``"tcp://head-node:8786"``);
-* a ``distributed.Client``: its ``get_executor(pure=False)``;
-* any ``concurrent.futures.Executor``: used as it is.
+* a ``distributed.Client`` (or its ``get_executor()``): a :class:`DaskClientExecutor` on it;
+* any other ``concurrent.futures.Executor``: used as it is.
+
+Why not Dask's own ``Client.get_executor()``: its futures are fed by a coroutine that lets an
+exception escape when a task finished but its result was lost before the gather (a cluster restarted
+at that moment), and the ``concurrent.futures`` future is then never settled, so a sweep waiting on
+it hangs. :class:`DaskClientExecutor` settles every future, whatever happens to the cluster.
 
 Clients this module creates (from a string) are kept, one per string, and reused by later sweeps
 of the same process; :func:`close_clients` closes them. The Dask extra is optional
@@ -32,8 +37,8 @@ from typing import Any
 
 from .errors import InvalidParameterError
 
-__all__ = ["SCHEDULER_ENV", "resolve_executor", "check_executor", "scheduler_default", "default_scheduler",
-           "dask_client", "close_clients", "is_remote"]
+__all__ = ["SCHEDULER_ENV", "DaskClientExecutor", "resolve_executor", "check_executor", "scheduler_default",
+           "default_scheduler", "dask_client", "close_clients", "is_remote"]
 
 #: Environment variable naming the default scheduler: ``"dask"``, ``"local"`` or a Dask scheduler address.
 SCHEDULER_ENV = "RLTHEORY_SCHEDULER"
@@ -133,14 +138,92 @@ def resolve_executor(executor) -> cf.Executor | None:
         executor = default_scheduler()
         if executor is None:
             return None
-    if isinstance(executor, cf.Executor):
+    if isinstance(executor, DaskClientExecutor):
         return executor
+    if isinstance(executor, cf.Executor):
+        client = _client_of_dask_executor(executor)
+        return executor if client is None else DaskClientExecutor(client)
     if isinstance(executor, str):
         _check_spec(executor, "executor")
         if executor == "local":
             return None
-        return dask_client(executor).get_executor(pure=False)
-    return executor.get_executor(pure=False)  # a distributed.Client (or anything shaped like one)
+        return DaskClientExecutor(dask_client(executor))
+    return DaskClientExecutor(executor)  # a distributed.Client (or anything shaped like one)
+
+
+def _client_of_dask_executor(executor: cf.Executor):
+    """The client behind Dask's own ``ClientExecutor`` (``Client.get_executor()``), else ``None``."""
+    if type(executor).__name__ == "ClientExecutor" and type(executor).__module__.startswith("distributed"):
+        return getattr(executor, "_client", None)
+    return None
+
+
+class _DaskTaskFuture(cf.Future):
+    """A ``concurrent.futures.Future`` mirroring one Dask future; settled exactly once, always.
+
+    ``cancel()`` cancels the Dask task too. The outcome arrives by the Dask future's done callback
+    (run on a Dask callback thread), which reads the result there: a result lost after the task
+    finished (the cluster restarted in between) settles this future as cancelled instead of leaving
+    it pending.
+    """
+
+    def __init__(self, dask_future):
+        super().__init__()
+        self._dask_future = dask_future
+        self._settle_lock = threading.Lock()
+        self._notified = False
+
+    def _notify_cancelled(self) -> None:
+        if not self._notified:
+            self._notified = True
+            self.set_running_or_notify_cancel()  # wakes cf.wait / cf.as_completed
+
+    def cancel(self) -> bool:
+        with self._settle_lock:
+            cancelled = super().cancel()
+            if cancelled:
+                self._notify_cancelled()
+        if cancelled:
+            with contextlib.suppress(Exception):
+                self._dask_future.cancel()
+        return cancelled
+
+    def _settle(self, dask_future) -> None:
+        try:
+            outcome, value = "result", dask_future.result()
+        except BaseException as exc:  # noqa: BLE001 - every outcome must reach the waiting sweep
+            lost = dask_future.cancelled() or isinstance(exc, cf.CancelledError) or \
+                type(exc).__name__ in ("CancelledError", "FutureCancelledError")
+            outcome, value = ("cancelled" if lost else "error"), exc
+        with self._settle_lock:
+            if not self.cancelled() and outcome == "cancelled":
+                super().cancel()
+            if self.cancelled():
+                self._notify_cancelled()
+            elif outcome == "result":
+                self.set_result(value)
+            else:
+                self.set_exception(value)
+
+
+class DaskClientExecutor(cf.Executor):
+    """A ``concurrent.futures.Executor`` on a ``distributed.Client``, every task impure (``pure=False``).
+
+    Each returned future is settled once its Dask task finishes, fails or is cancelled, including a
+    cancellation by a cluster restart that races with the end of the task (see the module docstring).
+    """
+
+    def __init__(self, client):
+        self.client = client
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        dask_future = self.client.submit(fn, *args, pure=False, **kwargs)
+        future = _DaskTaskFuture(dask_future)
+        dask_future.add_done_callback(future._settle)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Nothing to release: the client belongs to whoever made it."""
 
 
 def is_remote(executor: cf.Executor | None) -> bool:

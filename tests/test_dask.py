@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,10 +82,23 @@ def wait_for(predicate, what: str) -> None:
 
 
 def in_thread(fn, *args, **kwargs) -> cf.Future:
-    """Run ``fn`` in a background thread (the sweep), so that the test can act on the cluster meanwhile."""
-    pool = cf.ThreadPoolExecutor(1)
-    future = pool.submit(fn, *args, **kwargs)
-    pool.shutdown(wait=False)
+    """Run ``fn`` in a background daemon thread (the sweep), so that the test can act on the cluster meanwhile.
+
+    A daemon thread, not a ``ThreadPoolExecutor``: the interpreter joins a pool's threads at exit, so a sweep
+    that never returned (the bug a test here caught) would hold pytest open after the last test.
+    """
+    future: cf.Future = cf.Future()
+    future.set_running_or_notify_cancel()
+
+    def target():
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test through the future
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=target, daemon=True, name=f"in_thread-{fn.__name__}").start()
     return future
 
 
@@ -370,3 +384,106 @@ def test_importing_rltheory_does_not_import_dask():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------- the executor adapter, without a cluster
+
+
+class FakeDaskFuture:
+    """Enough of ``distributed.Future`` for :class:`cluster.DaskClientExecutor`: the test decides the outcome."""
+
+    def __init__(self):
+        self.callbacks, self.outcome, self.was_cancelled = [], None, False
+
+    def add_done_callback(self, fn):
+        self.callbacks.append(fn)
+
+    def finish(self, outcome):
+        self.outcome = outcome
+        for fn in self.callbacks:
+            threading.Thread(target=fn, args=(self,), daemon=True).start()  # Dask calls back on its own thread
+
+    def result(self):
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+    def cancelled(self):
+        return self.was_cancelled
+
+    def cancel(self):
+        self.was_cancelled = True
+
+
+class FakeClient:
+    def __init__(self):
+        self.submitted = []
+
+    def submit(self, fn, *args, pure=True, **kwargs):
+        assert pure is False  # chunks are impure: two replicates' chunks must never be merged by Dask
+        self.submitted.append(FakeDaskFuture())
+        return self.submitted[-1]
+
+
+class FutureCancelledError(cf.CancelledError):
+    """What ``Client._gather`` raises for a task whose result a cluster restart lost."""
+
+
+def settled(futures, timeout=10.0):
+    done, pending = cf.wait(futures, timeout=timeout)
+    assert not pending, "a future was never settled: a sweep waiting on it would hang"
+    return done
+
+
+@pytest.mark.parametrize("lost", [FutureCancelledError("scheduler-restart"), cf.CancelledError()])
+def test_a_result_lost_after_the_task_finished_settles_the_future_as_cancelled(lost):
+    # the race CI met: the task finished, then a restart lost its result before the gather; Dask's own
+    # ClientExecutor left its future pending for ever, and run_experiment waited on it past CI's limit
+    executor = cluster.DaskClientExecutor(FakeClient())
+    futures = [executor.submit(print, i) for i in range(3)]
+    for dask_future, outcome in zip(executor.client.submitted, [1, lost, ValueError("boom")], strict=True):
+        dask_future.finish(outcome)
+    settled(futures)
+    assert futures[0].result() == 1
+    assert futures[1].cancelled()
+    with pytest.raises(ValueError, match="boom"):
+        futures[2].result()
+    assert [f for f in cf.as_completed(futures, timeout=10)] != []  # as_completed wakes for all three
+
+
+def test_cancelling_wakes_the_waiter_at_once_and_cancels_the_dask_task():
+    executor = cluster.DaskClientExecutor(FakeClient())
+    future = executor.submit(print)
+    assert future.cancel()
+    settled([future], timeout=1.0)  # without waiting for Dask to call back
+    assert executor.client.submitted[0].was_cancelled
+    executor.client.submitted[0].finish(cf.CancelledError())  # the late callback changes nothing
+    executor.client.submitted[0].finish(3)
+    time.sleep(0.1)
+    assert future.cancelled()
+
+
+def test_a_task_finishing_after_its_future_was_cancelled_leaves_it_cancelled():
+    executor = cluster.DaskClientExecutor(FakeClient())
+    future = executor.submit(print)
+    future.cancel()
+    executor.client.submitted[0].finish(7)
+    time.sleep(0.1)
+    assert future.cancelled() and settled([future])
+
+
+def test_dask_own_executor_and_a_client_both_resolve_to_the_settling_adapter():
+    class ClientExecutor(cf.Executor):  # stands for distributed.cfexecutor.ClientExecutor
+        __module__ = "distributed.cfexecutor"
+
+        def __init__(self, client):
+            self._client = client
+
+    client = FakeClient()
+    client.get_executor = lambda **kw: ClientExecutor(client)
+    for given in (client, ClientExecutor(client)):
+        resolved = cluster.resolve_executor(given)
+        assert isinstance(resolved, cluster.DaskClientExecutor) and resolved.client is client
+    thread_pool = cf.ThreadPoolExecutor(1)
+    assert cluster.resolve_executor(thread_pool) is thread_pool  # any other executor is used as it is
+    thread_pool.shutdown()
