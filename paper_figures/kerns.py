@@ -32,7 +32,7 @@ from rltheory.algorithms.kerns import (
     kerns_plan_one,
     kerns_update_one,
 )
-from rltheory.algorithms.kerns_pointwise import pointwise_kerns_plan
+from rltheory.algorithms.kerns_pointwise import PointSamples, pointwise_kerns_plan
 from rltheory.bounds.kerns import eta_from_memory, memory_rule, regret_rate_tabular
 from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
@@ -330,7 +330,7 @@ def cost_measurements(quick: bool = True, seed: int = 0):
         xs, acts = rng.integers(0, S, n), rng.integers(0, A, n)
         ys, rs, ages = rng.integers(0, S, n), rng.random(n), np.repeat(np.arange(k)[::-1], H)
         t0 = time.perf_counter()
-        pointwise_kerns_plan(xs, acts, rs, ys, ages, D, H=H, A=A, eta=0.995, bandwidth=SIGMA,
+        pointwise_kerns_plan(PointSamples(xs, acts, rs, ys, ages), D, H=H, A=A, eta=0.995, bandwidth=SIGMA,
                              beta=0.01, c1=0.2, c2=0.02, lipschitz=1.0)
         out["point-based"].append(time.perf_counter() - t0)
         out["point_k"].append(k)

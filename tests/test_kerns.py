@@ -353,7 +353,7 @@ def test_point_based_equals_aggregated_with_infinite_lipschitz(seed):
     # sigma = 0: both plan from the same decayed counts; with sigma > 0 they differ off the samples
     # (the aggregated form evaluates the kernel estimator at every pair, the theory extends Q~ by Lipschitz)
     sigma = 0.0
-    from rltheory.algorithms.kerns_pointwise import pointwise_kerns_plan
+    from rltheory.algorithms.kerns_pointwise import PointSamples, pointwise_kerns_plan
     from rltheory.kernels.weighted_counts import closed_form_counts
 
     rng = np.random.default_rng(seed)
@@ -363,7 +363,8 @@ def test_point_based_equals_aggregated_with_infinite_lipschitz(seed):
     x, a, y = rng.integers(0, S, (k, H)), rng.integers(0, A, (k, H)), rng.integers(0, S, (k, H))
     r = rng.random((k, H))
     ages = np.repeat(np.arange(k)[::-1], H)
-    Qp = pointwise_kerns_plan(x.ravel(), a.ravel(), r.ravel(), y.ravel(), ages, D, H=H, A=A, eta=eta, bandwidth=sigma,
+    samples = PointSamples(x.ravel(), a.ravel(), r.ravel(), y.ravel(), ages)
+    Qp = pointwise_kerns_plan(samples, D, H=H, A=A, eta=eta, bandwidth=sigma,
                               beta=0.01, c1=0.2, c2=0.02, lipschitz=1e9)
     N, SR, SP = closed_form_counts(x, a, r, y, S, A, Hc=1, eta=eta)
     plan = KernelPlanner(beta=0.01, c1=0.2, c2=0.02, smooth=sigma > 0, clip_stage=True)
