@@ -47,6 +47,14 @@ Baselines (addendum §2): :class:`DUCBVI` (KeRNS with ``bandwidth = 0``), :class
 :class:`UCBVINoForgetting` (KeRNS with ``eta = 1``, ``bandwidth = 0``: UCBVI with the same bonus and
 ``beta``-regularised estimates).
 
+Implementation. Every learner here is an :class:`~rltheory.runner.EpisodicLearner` (the core's run
+skeleton: validation, seeding, chunking, progress, trace; results do not depend on ``chunk_episodes``);
+a learner differs from the others only in its configuration hooks. The compiled kernels take typed
+records: the model (:class:`~rltheory.nonstationary.NonStationaryTables`), :class:`KernelPlanner`,
+:class:`Forgetting`, :class:`StateMetric`, :class:`RepresentativeNet`, the weighted sums
+(:class:`~rltheory.kernels.weighted_counts.WeightedCountState`), :class:`KernelLearnerState` and
+:class:`KeRNSOut`; each has a NumPy twin (``*_reference``) checked against it in ``tests/test_kerns.py``.
+
 Trace arrays ``(replicates, episodes)``: ``regret`` = ``V*_k - V^{pi_k}_k`` (dynamic regret by exact
 evaluation on the ``k``-th model), ``values`` = ``V^{pi_k}_k``, ``returns`` (sampled),
 ``optimistic_values`` = ``mu_k . V_{k,1}``, ``optimism_gap`` = ``min_{h, x} (V_{k,h}(x) - V*_{k,h}(x))``,
@@ -80,7 +88,8 @@ from rltheory.runner import EpisodicLearner
 from rltheory.validation import check_int, check_real
 
 __all__ = ["KeRNS", "RSKeRNS", "DUCBVI", "SWUCBVI", "RestartUCBVI", "UCBVINoForgetting", "KERNELS", "kernel_psi",
-           "FORGETTING_RULES"]
+           "FORGETTING_RULES", "KernelPlanner", "Forgetting", "StateMetric", "RepresentativeNet", "KernelLearnerState",
+           "KeRNSOut", "WeightedCountState"]
 
 TRACE_ARRAYS = ("regret", "values", "returns", "optimistic_values", "optimism_gap", "representatives")
 
