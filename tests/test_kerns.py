@@ -216,6 +216,19 @@ def test_no_forgetting_zero_bandwidth_equals_ucbvi_reference(backend):
     assert SWUCBVI(window=1000).run(model, 60, seed=3).regret[0].tolist() == got.tolist()
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("make", [
+    lambda: KeRNS(eta=0.9, bandwidth=1.0), lambda: RSKeRNS(eta=0.9, bandwidth=0.5, min_dist=1.0, max_repr=3),
+    lambda: DUCBVI(eta=0.8), lambda: SWUCBVI(window=4), lambda: RestartUCBVI(period=5, reset="rewards"),
+    lambda: UCBVINoForgetting()], ids=["KeRNS", "RSKeRNS", "DUCBVI", "SWUCBVI", "RestartUCBVI", "UCBVINoForgetting"])
+def test_results_do_not_depend_on_the_chunking(make, backend):
+    # the state carried from chunk to chunk (sums, window ring, representative net, restart phase) is all there
+    model = _pair_model(30, switch=12)
+    whole = make().run(model, 30, replicates=3, seed=4, backend=backend)
+    for chunk in (1, 7):
+        assert make().run(model, 30, replicates=3, seed=4, backend=backend, chunk_episodes=chunk) == whole
+
+
 @settings(deadline=None, max_examples=6)
 @given(st.integers(0, 1000), st.sampled_from([1.0, 0.97]))
 def test_optimism_on_stationary_models(seed, eta):
