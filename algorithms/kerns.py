@@ -47,6 +47,14 @@ Baselines (addendum §2): :class:`DUCBVI` (KeRNS with ``bandwidth = 0``), :class
 :class:`UCBVINoForgetting` (KeRNS with ``eta = 1``, ``bandwidth = 0``: UCBVI with the same bonus and
 ``beta``-regularised estimates).
 
+Implementation. Every learner here is an :class:`~rltheory.runner.EpisodicLearner` (the core's run
+skeleton: validation, seeding, chunking, progress, trace; results do not depend on ``chunk_episodes``);
+a learner differs from the others only in its configuration hooks. The compiled kernels take typed
+records: the model (:class:`~rltheory.nonstationary.NonStationaryTables`), :class:`KernelPlanner`,
+:class:`Forgetting`, :class:`StateMetric`, :class:`RepresentativeNet`, the weighted sums
+(:class:`~rltheory.kernels.weighted_counts.WeightedCountState`), :class:`KernelLearnerState` and
+:class:`KeRNSOut`; each has a NumPy twin (``*_reference``) checked against it in ``tests/test_kerns.py``.
+
 Trace arrays ``(replicates, episodes)``: ``regret`` = ``V*_k - V^{pi_k}_k`` (dynamic regret by exact
 evaluation on the ``k``-th model), ``values`` = ``V^{pi_k}_k``, ``returns`` (sampled),
 ``optimistic_values`` = ``mu_k . V_{k,1}``, ``optimism_gap`` = ``min_{h, x} (V_{k,h}(x) - V*_{k,h}(x))``,
@@ -55,13 +63,15 @@ evaluation on the ``k``-th model), ``values`` = ``V^{pi_k}_k``, ``returns`` (sam
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
-from rltheory.algorithm import Algorithm, episode_chunks, register_algorithm
+from rltheory.algorithm import register_algorithm
 from rltheory.errors import InvalidParameterError
 from rltheory.kernels.planning import evaluate_policy_one
-from rltheory.kernels.sampling import sample_episode, uniforms_per_episode
+from rltheory.kernels.sampling import AliasTables, sample_episode, sample_trajectories_reference, uniforms_per_episode
 from rltheory.kernels.weighted_counts import (
     FLUSH,
     WeightedCountState,
@@ -73,13 +83,13 @@ from rltheory.kernels.weighted_counts import (
     window_evict_one,
     window_evict_reference,
 )
-from rltheory.nonstationary import NonStationaryMDP, check_episodes
-from rltheory.rng import draw_uniforms, generators
-from rltheory.trace import Trace
+from rltheory.nonstationary import NonStationaryMDP, NonStationaryTables, dynamic_regret_reference
+from rltheory.runner import EpisodicLearner
 from rltheory.validation import check_int, check_real
 
 __all__ = ["KeRNS", "RSKeRNS", "DUCBVI", "SWUCBVI", "RestartUCBVI", "UCBVINoForgetting", "KERNELS", "kernel_psi",
-           "FORGETTING_RULES"]
+           "FORGETTING_RULES", "KernelPlanner", "Forgetting", "StateMetric", "RepresentativeNet", "KernelLearnerState",
+           "KeRNSOut", "WeightedCountState"]
 
 TRACE_ARRAYS = ("regret", "values", "returns", "optimistic_values", "optimism_gap", "representatives")
 
@@ -116,16 +126,88 @@ def kernel_psi(kernel: str, distances: np.ndarray, bandwidth: float) -> np.ndarr
     return np.where(w < FLUSH, 0.0, w)
 
 
+# ---------------------------------------------------------------------------- typed records
+
+
+class KernelPlanner(NamedTuple):
+    """Constants of the optimistic planner (module docstring)."""
+
+    beta: float  #: regulariser of the generalised count ``C = beta + ...``
+    c1: float  #: ``bonus_scale``: first-order bonus ``c1 / sqrt(C)``
+    c2: float  #: second-order bonus ``c2 (1 + beta) H / C``
+    smooth: bool  #: smooth over the state metric (``bandwidth > 0``)
+    clip_stage: bool  #: clip ``Q_h`` at ``H - h`` (else at ``H``)
+
+
+class Forgetting(NamedTuple):
+    """The forgetting rule, applied once per episode before the episode's samples are added."""
+
+    eta: float  #: exponential discount per episode (1: none)
+    window: int  #: sliding window ``W`` in episodes (0: none)
+    restart: int  #: restart period in episodes (0: none)
+    rewards_only: bool  #: a restart zeroes the reward sums only (rlberry's Restart-Baseline)
+    step0: bool  #: rlberry's step-0, taken-action discount instead of ``eta`` on every pair (replication variant)
+    flush: float  #: entries below this magnitude are set to 0 after forgetting
+
+
+class StateMetric(NamedTuple):
+    """The state metric and the rule of the representative net, shared by every replicate."""
+
+    D: np.ndarray  #: ``(S, S)`` distances ``rho(x, y)``
+    Kst: np.ndarray  #: ``(S, S)`` kernel weights ``psi(rho / sigma)`` between states
+    min_dist: float  #: a visited state farther than this from every representative becomes one
+    max_repr: int  #: cap on the number of representatives
+    grow: bool  #: an online net (RS-KeRNS); otherwise every state is its own representative
+
+
+class RepresentativeNet(NamedTuple):
+    """Representative states of one replicate (or ``n``, with a leading replicate axis), in place.
+
+    ``reps (X,)`` the state of each representative, ``rep_map (S,)`` each state's representative (-1:
+    none yet), ``nrep (1,)`` how many exist, ``Ks (X, X)`` kernel weights between representatives.
+    """
+
+    reps: np.ndarray
+    rep_map: np.ndarray
+    nrep: np.ndarray
+    Ks: np.ndarray
+
+
+class KernelLearnerState(NamedTuple):
+    """The learner's state, ``n`` replicates: weighted sums, representative net, window ring buffer
+    ``ring (n, W, 4, H)`` (each episode's representatives ``x``, actions, rewards, next representatives ``y``)
+    and the restart phase ``phase (n,)``."""
+
+    counts: WeightedCountState
+    net: RepresentativeNet
+    ring: np.ndarray
+    phase: np.ndarray
+
+
+class KeRNSOut(NamedTuple):
+    """The per-episode outputs of a chunk, each ``(replicates, chunk)`` (module docstring)."""
+
+    regret: np.ndarray
+    values: np.ndarray
+    returns: np.ndarray
+    optimistic_values: np.ndarray
+    optimism_gap: np.ndarray
+    representatives: np.ndarray
+
+
 # ---------------------------------------------------------------------------- compiled kernels
 
 
 @nb.njit(cache=True)
-def kerns_plan_one(N, SR, SP, Ks, nr, smooth, beta, c1, c2, clip_stage, Q, V):
+def kerns_plan_one(counts, Ks, nr, plan, Q, V):
     """Optimistic backward induction on the smoothed, decayed sums over the first ``nr`` indices (in place).
 
-    ``N, SR (Hc, X, A)``, ``SP (Hc, X, A, X)``, ``Ks (X, X)`` (used when ``smooth``), outputs
-    ``Q (H, X, A)`` and ``V (H + 1, X)``. Formulas in the module docstring.
+    ``counts`` one replicate's :class:`~rltheory.kernels.weighted_counts.WeightedCountState` (``N, SR
+    (Hc, X, A)``, ``SP (Hc, X, A, X)``), ``Ks (X, X)`` (used when ``plan.smooth``), ``plan`` a
+    :class:`KernelPlanner`; outputs ``Q (H, X, A)`` and ``V (H + 1, X)``. Formulas in the module docstring.
     """
+    N, SR, SP = counts
+    beta, c1, c2, smooth, clip_stage = plan
     Hc, X, A = N.shape
     H = Q.shape[0]
     C = np.empty((Hc, X, A))
@@ -217,9 +299,12 @@ def greedy_noise_one(Q, rep_map, noise, clip_stage, policy):
 
 
 @nb.njit(cache=True)
-def map_add_one(s, D, Kst, min_dist, max_repr, grow, reps, rep_map, nrep, Ks):
-    """Representative of state ``s``; when ``grow`` and ``s`` is farther than ``min_dist`` from every
-    representative (and fewer than ``max_repr`` exist), ``s`` becomes a new one. ``nrep`` is a 1-array."""
+def map_add_one(s, metric, net):
+    """Representative of state ``s`` (a :class:`StateMetric`, one replicate's :class:`RepresentativeNet`);
+    when ``metric.grow`` and ``s`` is farther than ``min_dist`` from every representative (and fewer than
+    ``max_repr`` exist), ``s`` becomes a new one."""
+    D, Kst, min_dist, max_repr, grow = metric
+    reps, rep_map, nrep, Ks = net
     m = rep_map[s]
     if m >= 0 and D[s, reps[m]] <= min_dist:
         return m
@@ -240,10 +325,16 @@ def map_add_one(s, D, Kst, min_dist, max_repr, grow, reps, rep_map, nrep, Ks):
 
 
 @nb.njit(cache=True)
-def kerns_update_one(k, states, actions, rewards, eta, window, restart, phase, rewards_only, step0, flush,
-                     N, SR, SP, ring, D, Kst, min_dist, max_repr, grow, reps, rep_map, nrep, Ks, xi, yi):
-    """Forget, map the episode to representatives, add it. ``ring (W, 4, H)`` float holds the window's
-    episodes (x, a, r, y); ``xi, yi (H,)`` int scratch."""
+def kerns_update_one(k, phase, states, actions, rewards, forget, counts, ring, metric, net):
+    """Episode ``k`` of one replicate: forget (a :class:`Forgetting`, restart ``phase``), map the episode
+    ``states (H + 1,)``, ``actions, rewards (H,)`` to representatives, add it to ``counts``.
+
+    ``counts`` a :class:`~rltheory.kernels.weighted_counts.WeightedCountState`, ``ring (W, 4, H)`` float
+    holds the window's episodes (x, a, r, y), ``metric`` a :class:`StateMetric`, ``net`` a
+    :class:`RepresentativeNet` (all one replicate's, in place).
+    """
+    eta, window, restart, rewards_only, step0, flush = forget
+    N, SR, SP = counts
     H = actions.shape[0]
     # forgetting, once per episode, before adding (module docstring)
     if restart > 0 and k > 0 and (k + phase) % restart == 0:
@@ -263,9 +354,11 @@ def kerns_update_one(k, states, actions, rewards, eta, window, restart, phase, r
         window_evict_one(N, SR, SP, ev_x, ev_a, ring[slot, 2], ev_y, flush)
     if eta < 1.0 and not step0:
         decay_one(N, SR, SP, eta, flush)
+    xi = np.empty(H, np.int64)
+    yi = np.empty(H, np.int64)
     for h in range(H):
-        xi[h] = map_add_one(states[h], D, Kst, min_dist, max_repr, grow, reps, rep_map, nrep, Ks)
-        yi[h] = map_add_one(states[h + 1], D, Kst, min_dist, max_repr, grow, reps, rep_map, nrep, Ks)
+        xi[h] = map_add_one(states[h], metric, net)
+        yi[h] = map_add_one(states[h + 1], metric, net)
     if eta < 1.0 and step0:  # rlberry: discount at step 0, the taken action's column only (replication)
         a0 = actions[0]
         for hc in range(N.shape[0]):
@@ -285,23 +378,31 @@ def kerns_update_one(k, states, actions, rewards, eta, window, restart, phase, r
 
 
 @nb.njit(parallel=True, cache=True)
-def _kerns_chunk(model, learner, fparams, iparams, start, u, out):
-    """Episodes ``start .. start + u.shape[1] - 1`` of every replicate (``prange`` over replicates).
+def _kerns_chunk(model, plan, forget, metric, state, start, u, out):
+    """Episodes ``start .. start + u.shape[1] - 1`` of every replicate (``prange`` over replicates): plan,
+    act greedily, evaluate the played policy exactly on the episode's model, sample, forget and update.
 
-    ``model = (P_prob, P_alias, mu_prob, mu_alias, P, R, mu, v_star, V_star, schedule)`` stacked over
-    the ``M`` models; ``learner = (N, SR, SP, ring, reps, rep_map, nrep, Ks, D, Kst, phase)``;
-    ``fparams = (eta, beta, c1, c2, min_dist, flush)``; ``iparams = (window, restart, max_repr, smooth,
-    clip_stage, rewards_only, step0, grow, bernoulli)``; ``out (6, n, chunk)``.
+    ``model`` a :class:`~rltheory.nonstationary.NonStationaryTables`, ``plan`` a :class:`KernelPlanner`,
+    ``forget`` a :class:`Forgetting`, ``metric`` a :class:`StateMetric`, ``state`` a
+    :class:`KernelLearnerState` (``n`` replicates, updated in place), ``u (n, chunk, 1 + 3H + S A)``,
+    ``out`` a :class:`KeRNSOut`.
     """
-    P_prob, P_alias, mu_prob, mu_alias, P, R, mu, v_star, V_star, schedule = model
-    N, SR, SP, ring, reps, rep_map, nrep, Ks, D, Kst, phase = learner
-    eta, beta, c1, c2, min_dist, flush = fparams
-    window, restart, max_repr, smooth, clip_stage, rewards_only, step0, grow, bernoulli = iparams
+    # unpack the records before prange (writes through a record's field inside prange are lost)
+    P_prob, P_alias, mu_prob, mu_alias, P, R, mu, v_star, V_star, schedule, bernoulli = model
+    N, SR, SP = state.counts
+    reps, rep_map, nrep, Ks = state.net
+    ring = state.ring
+    phase = state.phase
+    regret, values, returns, optimistic_values, optimism_gap, representatives = out
+    clip_stage = plan.clip_stage
     n, n_ep, _ = u.shape
     _, H, S, A = R.shape
     X = N.shape[2]
     width0 = 1 + 3 * H
     for r in nb.prange(n):
+        counts = WeightedCountState(N[r], SR[r], SP[r])
+        net = RepresentativeNet(reps[r], rep_map[r], nrep[r], Ks[r])
+        ring_r = ring[r]
         Q = np.empty((H, X, A))
         V = np.empty((H + 1, X))
         Vpi = np.empty((H + 1, S))
@@ -312,14 +413,13 @@ def _kerns_chunk(model, learner, fparams, iparams, start, u, out):
         states = np.empty(H + 1, np.int64)
         actions = np.empty(H, np.int64)
         rewards = np.empty(H)
-        xi = np.empty(H, np.int64)
-        yi = np.empty(H, np.int64)
         for e in range(n_ep):
             k = start + e
             m = schedule[k]
             nr = nrep[r, 0]
-            kerns_plan_one(N[r], SR[r], SP[r], Ks[r], nr, smooth, beta, c1, c2, clip_stage, Q, V)
+            kerns_plan_one(counts, Ks[r], nr, plan, Q, V)
             greedy_noise_one(Q, rep_map[r], u[r, e, width0:], clip_stage, policy)
+            # exact value of the policy played on this episode's model (re-evaluated when either changed)
             if m != prev_m or not np.array_equal(policy, previous):
                 evaluate_policy_one(P[m], R[m], policy, Vpi)
                 previous[:] = policy
@@ -338,27 +438,27 @@ def _kerns_chunk(model, learner, fparams, iparams, start, u, out):
                         gap = d
                     if h == 0:
                         vo += mu[m, s] * vh
-            out[0, r, e] = v_star[m] - v
-            out[1, r, e] = v
-            out[3, r, e] = vo
-            out[4, r, e] = gap
+            regret[r, e] = v_star[m] - v
+            values[r, e] = v
+            optimistic_values[r, e] = vo
+            optimism_gap[r, e] = gap
             sample_episode(P_prob[m], P_alias[m], None, mu_prob[m], mu_alias[m], R[m], bernoulli, policy,
-                               u[r, e, :width0], states, actions, rewards)
+                           u[r, e, :width0], states, actions, rewards)
             g = 0.0
             for h in range(H):
                 g += rewards[h]
-            out[2, r, e] = g
-            kerns_update_one(k, states, actions, rewards, eta, window, restart, phase[r], rewards_only, step0, flush,
-                             N[r], SR[r], SP[r], ring[r], D, Kst, min_dist, max_repr, grow, reps[r], rep_map[r],
-                             nrep[r], Ks[r], xi, yi)
-            out[5, r, e] = nrep[r, 0]
+            returns[r, e] = g
+            kerns_update_one(k, phase[r], states, actions, rewards, forget, counts, ring_r, metric, net)
+            representatives[r, e] = nrep[r, 0]
 
 
 # ---------------------------------------------------------------------------- NumPy twins
 
 
-def kerns_plan_reference(N, SR, SP, Ks, nr, smooth, beta, c1, c2, clip_stage, H):
+def kerns_plan_reference(counts, Ks, nr, plan, H):
     """Twin of :func:`kerns_plan_one` (array operations over states and actions): ``(Q (H, nr, A), V (H+1, nr))``."""
+    N, SR, SP = counts
+    beta, c1, c2, smooth, clip_stage = plan
     Hc, _, A = N.shape
     N, SR, SP = N[:, :nr], SR[:, :nr], SP[:, :nr, :, :nr]
     K = Ks[:nr, :nr] if smooth else np.eye(nr)
@@ -388,97 +488,117 @@ def greedy_noise_reference(Q, rep_map, noise, clip_stage, H, S, A):
     return cand.argmax(axis=2).astype(np.int64)
 
 
-def _map_add_reference(s, D, Kst, min_dist, max_repr, grow, st):
-    m = st["rep_map"][s]
-    if m >= 0 and D[s, st["reps"][m]] <= min_dist:
+def map_add_reference(s, metric, net):
+    """Twin of :func:`map_add_one` (array operations over states)."""
+    D, Kst, min_dist, max_repr, grow = metric
+    reps, rep_map, nrep, Ks = net
+    m = rep_map[s]
+    if m >= 0 and D[s, reps[m]] <= min_dist:
         return m
-    if not grow or st["nrep"] >= max_repr:
+    if not grow or nrep[0] >= max_repr:
         return m
-    m = st["nrep"]
-    st["reps"][m] = s
-    st["nrep"] = m + 1
-    cur = st["rep_map"]
-    closer = (cur < 0) | (D[:, s] < D[np.arange(D.shape[0]), st["reps"][np.maximum(cur, 0)]])
-    cur[closer] = m
-    w = Kst[s, st["reps"][: m + 1]]
-    st["Ks"][m, : m + 1] = w
-    st["Ks"][: m + 1, m] = w
+    m = nrep[0]
+    reps[m] = s
+    nrep[0] = m + 1
+    closer = (rep_map < 0) | (D[:, s] < D[np.arange(D.shape[0]), reps[np.maximum(rep_map, 0)]])
+    rep_map[closer] = m
+    w = Kst[s, reps[: m + 1]]
+    Ks[m, : m + 1] = w
+    Ks[: m + 1, m] = w
     return m
 
 
-def _kerns_reference(model, st, cfg, start, u, out):
-    """Twin of :func:`_kerns_chunk`: Python loops over replicates and episodes, array operations inside."""
-    P_prob, P_alias, mu_prob, mu_alias, P, R, mu, v_star, V_star, schedule = model
-    from rltheory.kernels.sampling import AliasTables, sample_trajectories_reference
-    from rltheory.nonstationary import dynamic_regret_reference
+def kerns_update_reference(k, phase, states, actions, rewards, forget, counts, ring, metric, net):
+    """Twin of :func:`kerns_update_one` (the batched NumPy count updates on a one-replicate batch)."""
+    eta, window, restart, rewards_only, step0, flush = forget
+    batch = WeightedCountState(counts.N[None], counts.SR[None], counts.SP[None])  # views: updates go through
+    H = actions.shape[0]
+    if restart > 0 and k > 0 and (k + phase) % restart == 0:
+        batch.SR[...] = 0.0
+        if not rewards_only:
+            batch.N[...] = 0.0
+            batch.SP[...] = 0.0
+    if window > 0 and k >= window:
+        ex, ea, er, ey = ring[k % window]
+        window_evict_reference(batch, ex[None].astype(np.int64), ea[None].astype(np.int64), er[None],
+                               ey[None].astype(np.int64), flush)
+    if eta < 1.0 and not step0:
+        decay_reference(batch, eta, flush)
+    xi = np.empty(H, np.int64)
+    yi = np.empty(H, np.int64)
+    for h in range(H):
+        xi[h] = map_add_reference(states[h], metric, net)
+        yi[h] = map_add_reference(states[h + 1], metric, net)
+    if eta < 1.0 and step0:
+        a0 = actions[0]
+        batch.N[0, :, :, a0] *= eta
+        batch.SR[0, :, :, a0] *= eta
+        batch.SP[0, :, :, a0, :] *= eta
+    add_episode_reference(batch, xi[None], actions[None], rewards[None], yi[None], 1.0)
+    if window > 0:
+        ring[k % window] = (xi, actions, rewards, yi)
 
+
+def _kerns_chunk_reference(model, plan, forget, metric, state, start, u, out):
+    """Twin of :func:`_kerns_chunk`: Python loops over replicates and episodes, array operations inside."""
+    P_prob, P_alias, mu_prob, mu_alias, P, R, mu, v_star, V_star, schedule, bernoulli = model
     n, n_ep, _ = u.shape
     _, H, S, A = R.shape
     w0 = 1 + 3 * H
-    clipv = (H - np.arange(H) if cfg["clip_stage"] else np.full(H, H)).astype(float)
+    clipv = (H - np.arange(H) if plan.clip_stage else np.full(H, H)).astype(float)
     for r in range(n):
-        rs = st["per_rep"][r]
-        counts = WeightedCountState(st["N"][r:r + 1], st["SR"][r:r + 1], st["SP"][r:r + 1])
+        counts = WeightedCountState(*(c[r] for c in state.counts))
+        net = RepresentativeNet(*(a[r] for a in state.net))
         for e in range(n_ep):
             k = start + e
             m = schedule[k]
-            nr = rs["nrep"]
-            Q, V = kerns_plan_reference(counts.N[0], counts.SR[0], counts.SP[0], rs["Ks"], nr, cfg["smooth"],
-                                        cfg["beta"], cfg["c1"], cfg["c2"], cfg["clip_stage"], H)
-            policy = greedy_noise_reference(Q, rs["rep_map"], u[r, e, w0:], cfg["clip_stage"], H, S, A)
+            nr = int(net.nrep[0])
+            Q, V = kerns_plan_reference(counts, net.Ks, nr, plan, H)
+            policy = greedy_noise_reference(Q, net.rep_map, u[r, e, w0:], plan.clip_stage, H, S, A)
             reg = dynamic_regret_reference(P, R, mu, v_star, schedule[k:k + 1], policy[None])[0]
-            Vfull = (np.where(rs["rep_map"][None] >= 0, V[:H][:, np.maximum(rs["rep_map"], 0)], clipv[:, None])
+            Vfull = (np.where(net.rep_map[None] >= 0, V[:H][:, np.maximum(net.rep_map, 0)], clipv[:, None])
                      if nr > 0 else np.broadcast_to(clipv[:, None], (H, S)))
-            out[0, r, e] = reg
-            out[1, r, e] = v_star[m] - reg
-            out[3, r, e] = mu[m] @ Vfull[0]
-            out[4, r, e] = (Vfull - V_star[m, :H]).min()
-            tables = AliasTables(P_prob[m], P_alias[m], mu_prob[m], mu_alias[m], R[m], bool(cfg["bernoulli"]))
+            out.regret[r, e] = reg
+            out.values[r, e] = v_star[m] - reg
+            out.optimistic_values[r, e] = mu[m] @ Vfull[0]
+            out.optimism_gap[r, e] = (Vfull - V_star[m, :H]).min()
+            tables = AliasTables(P_prob[m], P_alias[m], mu_prob[m], mu_alias[m], R[m], bool(bernoulli))
             states, actions, rewards = sample_trajectories_reference(tables, policy[None], u[r, e:e + 1, :w0])
             states, actions, rewards = states[0], actions[0], rewards[0]
-            out[2, r, e] = rewards.sum()
-            # forgetting (same order as kerns_update_one)
-            if cfg["restart"] > 0 and k > 0 and (k + st["phase"][r]) % cfg["restart"] == 0:
-                counts.SR[...] = 0.0
-                if not cfg["rewards_only"]:
-                    counts.N[...] = 0.0
-                    counts.SP[...] = 0.0
-            W = cfg["window"]
-            if W > 0 and k >= W:
-                ex, ea, er, ey = rs["ring"][k % W]
-                window_evict_reference(counts, ex[None], ea[None], er[None], ey[None], cfg["flush"])
-            if cfg["eta"] < 1.0 and not cfg["step0"]:
-                decay_reference(counts, cfg["eta"], cfg["flush"])
-            xi = np.empty(H, np.int64)
-            yi = np.empty(H, np.int64)
-            for h in range(H):
-                xi[h] = _map_add_reference(states[h], st["D"], st["Kst"], cfg["min_dist"], cfg["max_repr"],
-                                           cfg["grow"], rs)
-                yi[h] = _map_add_reference(states[h + 1], st["D"], st["Kst"], cfg["min_dist"], cfg["max_repr"],
-                                           cfg["grow"], rs)
-            if cfg["eta"] < 1.0 and cfg["step0"]:
-                a0 = actions[0]
-                counts.N[0, :, :, a0] *= cfg["eta"]
-                counts.SR[0, :, :, a0] *= cfg["eta"]
-                counts.SP[0, :, :, a0, :] *= cfg["eta"]
-            add_episode_reference(counts, xi[None], actions[None], rewards[None], yi[None], 1.0)
-            if W > 0:
-                rs["ring"][k % W] = (xi, actions.copy(), rewards.copy(), yi)
-            out[5, r, e] = rs["nrep"]
+            out.returns[r, e] = rewards.sum()
+            kerns_update_reference(k, state.phase[r], states, actions, rewards, forget, counts, state.ring[r], metric,
+                                   net)
+            out.representatives[r, e] = net.nrep[0]
+
+
+class _KernelRun(NamedTuple):
+    """What :meth:`_KernelForgettingLearner.start` returns: the records the chunk kernels take."""
+
+    model: NonStationaryTables
+    plan: KernelPlanner
+    forget: Forgetting
+    metric: StateMetric
+    state: KernelLearnerState
 
 
 # ---------------------------------------------------------------------------- learners
 
 
-class _KernelForgettingLearner(Algorithm):
-    """Shared run loop of the learners of this module (the configuration differs, the kernel does not)."""
+class _KernelForgettingLearner(EpisodicLearner):
+    """The learners of this module on the core skeleton (:class:`~rltheory.runner.EpisodicLearner`): the
+    configuration (forgetting rule, net, bandwidth) differs, the kernels do not."""
 
     model_type = NonStationaryMDP
     backends = ("numba", "numpy")
+    trace_arrays = TRACE_ARRAYS
+
+    @property
+    def label(self) -> str:
+        return type(self).__name__
 
     # --- configuration hooks (overridden by subclasses)
-    def _forgetting(self) -> dict:
-        return {"eta": 1.0, "window": 0, "restart": 0, "rewards_only": False, "step0": False}
+    def _forgetting(self) -> Forgetting:
+        return Forgetting(1.0, 0, 0, False, False, FLUSH)
 
     def _net(self) -> tuple[bool, float, int | None]:
         """``(grow, min_dist, max_repr)``: an online representative net, or every state its own."""
@@ -514,80 +634,53 @@ class _KernelForgettingLearner(Algorithm):
     def conformance_cases(cls) -> list[dict]:
         return [{}]
 
-    def run(self, model: NonStationaryMDP, episodes: int, *, replicates: int | None = 1, seed=0, backend=None,
-            progress: bool = False, chunk_episodes: int | None = None) -> Trace:
-        """Run ``episodes`` episodes of ``model`` (a :class:`~rltheory.nonstationary.NonStationaryMDP`).
+    # --- the skeleton's hooks (rltheory.runner.EpisodicLearner)
+    def uniform_width(self, model) -> int:
+        """``1 + 3H`` uniforms to sample the episode, then ``S A`` tie-breaking noises."""
+        return uniforms_per_episode(model.H) + model.S * model.A
 
-        Returns a Trace with the module's arrays, each ``(replicates, episodes)``; seeding, chunking and
-        backends as in :meth:`rltheory.algorithms.UCBVI.run`.
-        """
-        episodes, seeds, backend = self._check_run_args(model, episodes, replicates, seed, backend)
-        episodes = check_episodes(model, episodes)
-        n, H, S, A = len(seeds), model.H, model.S, model.A
+    def _ring_length(self, episodes: int) -> int:
+        window = self._forgetting().window
+        return max(1, min(window, episodes))  # slot k % window < min(window, episodes) for every k < episodes
+
+    def state_bytes(self, model) -> int:
+        H, S, A = model.H, model.S, model.A
+        Hc = 1 if self.shared_across_steps else H
+        return 8 * (Hc * S * A * (S + 2) + S * S + 2 * S + 1 + self._ring_length(model.episodes) * 4 * H)
+
+    def start(self, model, run) -> _KernelRun:
+        """Zero sums, the metric and the net, the ring buffer and the restart phase (drawn from each
+        replicate's generator before its first uniform)."""
+        n, H, S, A = run.replicates, model.H, model.S, model.A
         coords = model.coords if model.coords is not None else np.arange(S, dtype=float)[:, None]
         D = np.linalg.norm(coords[:, None, :] - coords[None, :, :], axis=-1)
         Kst = kernel_psi(self.kernel, D, self.bandwidth)
         grow, min_dist, max_repr = self._net()
         max_repr = S if max_repr is None else min(int(max_repr), S)
-        fg = self._forgetting()
+        forget = self._forgetting()
         Hc = 1 if self.shared_across_steps else H
         X = S
-        counts = WeightedCountState.zeros(n, Hc, X, A)
-        W = max(1, fg["window"])
-        gens = generators(seeds)
-        phase = np.array([int(g.integers(fg["restart"])) if fg["restart"] > 0 else 0 for g in gens], np.int64)
         if grow:
-            reps = np.zeros((n, X), np.int64)
-            rep_map = np.full((n, S), -1, np.int64)
-            nrep = np.zeros((n, 1), np.int64)
-            Ks = np.zeros((n, X, X))
+            net = RepresentativeNet(np.zeros((n, X), np.int64), np.full((n, S), -1, np.int64),
+                                    np.zeros((n, 1), np.int64), np.zeros((n, X, X)))
         else:
-            reps = np.tile(np.arange(S), (n, 1))
-            rep_map = np.tile(np.arange(S), (n, 1))
-            nrep = np.full((n, 1), S, np.int64)
-            Ks = np.tile(Kst, (n, 1, 1))
-        P, R, mu = model.stacked
-        P_prob, P_alias, mu_prob, mu_alias = model.alias
-        V_star = model.optimal_tables
-        v_star = model.model_values
-        mdl = (P_prob, P_alias, mu_prob, mu_alias, P, R, mu, v_star, V_star, model.schedule)
-        smooth = self.bandwidth > 0
-        clip_stage = self.clip == "stage"
-        c1 = self.bonus_scale
-        width = uniforms_per_episode(H) + S * A
-        if chunk_episodes is None:
-            chunk_episodes = max(1, min(episodes, 2_000_000 // (n * width)))
-        chunk_episodes = check_int(chunk_episodes, "chunk_episodes", low=1)
-        u_buffer = np.empty((n, chunk_episodes, width))
-        out = np.empty((len(TRACE_ARRAYS), n, episodes))
-        if backend == "numba":
-            ring = np.zeros((n, W, 4, H))
-            learner = (counts.N, counts.SR, counts.SP, ring, reps, rep_map, nrep, Ks, D, Kst, phase)
-            fparams = (float(fg["eta"]), self.beta, c1, self.c2, float(min_dist), FLUSH)
-            iparams = (int(fg["window"]), int(fg["restart"]), int(max_repr), bool(smooth), bool(clip_stage),
-                       bool(fg["rewards_only"]), bool(fg["step0"]), bool(grow), model.reward_noise == "bernoulli")
-        else:
-            per_rep = [{"reps": reps[r].copy(), "rep_map": rep_map[r].copy(), "nrep": int(nrep[r, 0]),
-                        "Ks": Ks[r].copy(), "ring": [None] * W} for r in range(n)]
-            st = {"N": counts.N, "SR": counts.SR, "SP": counts.SP, "D": D, "Kst": Kst, "phase": phase,
-                  "per_rep": per_rep}
-            cfg = dict(fg, beta=self.beta, c1=c1, c2=self.c2, smooth=smooth, clip_stage=clip_stage, flush=FLUSH,
-                       min_dist=float(min_dist), max_repr=int(max_repr), grow=grow,
-                       bernoulli=model.reward_noise == "bernoulli")
-        with self._progress(episodes, progress, type(self).__name__) as bar:
-            for start, size in episode_chunks(episodes, chunk_episodes):
-                u = draw_uniforms(gens, size, width, out=u_buffer[:, :size])
-                chunk = np.empty((len(TRACE_ARRAYS), n, size))
-                if backend == "numba":
-                    _kerns_chunk(mdl, learner, fparams, iparams, start, u, chunk)
-                else:
-                    _kerns_reference(mdl, st, cfg, start, u, chunk)
-                out[:, :, start:start + size] = chunk
-                bar.update(size)
-        meta = {"algorithm": type(self).__name__, "params": self.get_params(), "model": model.name,
-                "model_fingerprint": model.fingerprint, "episodes": episodes, "replicates": n,
-                "backend": backend, "total_variation": model.total_variation(episodes)}
-        return Trace({k: out[i] for i, k in enumerate(TRACE_ARRAYS)}, meta)
+            net = RepresentativeNet(np.tile(np.arange(S), (n, 1)), np.tile(np.arange(S), (n, 1)),
+                                    np.full((n, 1), S, np.int64), np.tile(Kst, (n, 1, 1)))
+        phase = np.array([int(g.integers(forget.restart)) if forget.restart > 0 else 0 for g in run.generators],
+                         np.int64)
+        state = KernelLearnerState(WeightedCountState.zeros(n, Hc, X, A), net,
+                                   np.zeros((n, self._ring_length(run.episodes), 4, H)), phase)
+        plan = KernelPlanner(self.beta, self.bonus_scale, self.c2, self.bandwidth > 0, self.clip == "stage")
+        metric = StateMetric(D, Kst, float(min_dist), int(max_repr), bool(grow))
+        return _KernelRun(model.tables, plan, forget, metric, state)
+
+    def step(self, run, u, start, out):
+        _kerns_chunk(run.model, run.plan, run.forget, run.metric, run.state, start, u,
+                     KeRNSOut(*(out[k] for k in TRACE_ARRAYS)))
+
+    def step_reference(self, run, u, start, out):
+        _kerns_chunk_reference(run.model, run.plan, run.forget, run.metric, run.state, start, u,
+                               KeRNSOut(*(out[k] for k in TRACE_ARRAYS)))
 
 
 @register_algorithm
@@ -623,10 +716,10 @@ class KeRNS(_KernelForgettingLearner):
         self.window = None if window is None else check_int(window, "window", low=1)
         self._common_checks(beta, bonus_scale, c2, enforce_optimism, clip, shared_across_steps, kernel, bandwidth)
 
-    def _forgetting(self) -> dict:
+    def _forgetting(self) -> Forgetting:
         if self.window is not None:
-            return {"eta": 1.0, "window": self.window, "restart": 0, "rewards_only": False, "step0": False}
-        return {"eta": self.eta, "window": 0, "restart": 0, "rewards_only": False, "step0": False}
+            return Forgetting(1.0, self.window, 0, False, False, FLUSH)
+        return Forgetting(self.eta, 0, 0, False, False, FLUSH)
 
     @classmethod
     def conformance_cases(cls) -> list[dict]:
@@ -666,9 +759,8 @@ class RSKeRNS(KeRNS):
                                         value=forgetting)
         self.forgetting = forgetting
 
-    def _forgetting(self) -> dict:
-        return {"eta": self.eta, "window": 0, "restart": 0, "rewards_only": False,
-                "step0": self.forgetting == "step0_taken_action"}
+    def _forgetting(self) -> Forgetting:
+        return Forgetting(self.eta, 0, 0, False, self.forgetting == "step0_taken_action", FLUSH)
 
     def _net(self):
         return True, self.min_dist, self.max_repr
@@ -724,9 +816,8 @@ class RestartUCBVI(KeRNS):
             raise InvalidParameterError("reset", f"must be one of {RESETS}, got {reset!r}", value=reset)
         self.reset = reset
 
-    def _forgetting(self) -> dict:
-        return {"eta": 1.0, "window": 0, "restart": self.period, "rewards_only": self.reset == "rewards",
-                "step0": False}
+    def _forgetting(self) -> Forgetting:
+        return Forgetting(1.0, 0, self.period, self.reset == "rewards", False, FLUSH)
 
     @classmethod
     def conformance_cases(cls) -> list[dict]:

@@ -14,23 +14,34 @@ the aggregated form uses the kernel estimate and the theory the Lipschitz extens
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .kerns import kernel_psi
 
-__all__ = ["pointwise_kerns_plan"]
+__all__ = ["PointSamples", "pointwise_kerns_plan"]
 
 
-def pointwise_kerns_plan(xs, acts, rs, ys, ages, D, *, H: int, A: int, eta: float, bandwidth: float, beta: float,
+class PointSamples(NamedTuple):
+    """The ``n`` past samples point-based KeRNS plans from, each ``(n,)``."""
+
+    x: np.ndarray  #: state (int)
+    a: np.ndarray  #: action (int)
+    r: np.ndarray  #: reward
+    y: np.ndarray  #: next state (int)
+    age: np.ndarray  #: episodes since the sample (``k - s - 1``)
+
+
+def pointwise_kerns_plan(samples: PointSamples, D, *, H: int, A: int, eta: float, bandwidth: float, beta: float,
                          c1: float, c2: float, lipschitz: float, kernel: str = "gaussian") -> np.ndarray:
-    """``Q (H, S, A)`` of point-based KeRNS from ``n`` samples.
+    """``Q (H, S, A)`` of point-based KeRNS from ``n`` samples (a :class:`PointSamples`).
 
-    ``xs, acts, ys`` int ``(n,)`` (state, action, next state), ``rs (n,)`` rewards, ``ages (n,)`` episodes
-    since each sample (``k - s - 1``), ``D (S, S)`` the state metric; the other arguments as in
-    :class:`~rltheory.algorithms.kerns.KeRNS` (``c1`` is ``bonus_scale``) and ``lipschitz = L``.
+    ``D (S, S)`` is the state metric; the other arguments as in :class:`~rltheory.algorithms.kerns.KeRNS`
+    (``c1`` is ``bonus_scale``) and ``lipschitz = L``.
     """
-    xs, acts, ys = (np.asarray(v, np.int64) for v in (xs, acts, ys))
-    rs, ages = np.asarray(rs, float), np.asarray(ages, float)
+    xs, acts, ys = (np.asarray(v, np.int64) for v in (samples.x, samples.a, samples.y))
+    rs, ages = np.asarray(samples.r, float), np.asarray(samples.age, float)
     S = D.shape[0]
     W = kernel_psi(kernel, D[np.ix_(xs, xs)], bandwidth) * (acts[:, None] == acts[None, :]) * eta ** ages[None, :]
     C = beta + W.sum(axis=1)

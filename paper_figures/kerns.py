@@ -20,18 +20,23 @@ import numpy as np
 from rltheory.algorithms.kerns import (
     DUCBVI,
     SWUCBVI,
+    Forgetting,
+    KernelPlanner,
     KeRNS,
+    RepresentativeNet,
     RestartUCBVI,
     RSKeRNS,
+    StateMetric,
     UCBVINoForgetting,
     kernel_psi,
     kerns_plan_one,
     kerns_update_one,
 )
-from rltheory.algorithms.kerns_pointwise import pointwise_kerns_plan
+from rltheory.algorithms.kerns_pointwise import PointSamples, pointwise_kerns_plan
 from rltheory.bounds.kerns import eta_from_memory, memory_rule, regret_rate_tabular
 from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
+from rltheory.kernels.weighted_counts import WeightedCountState
 from rltheory.mdps.nonstationary import drift_grid, piecewise_grid
 from rltheory.plotting import mean_and_se, plot_curves, regret_axes, subplots
 
@@ -281,18 +286,18 @@ def _filled_state(model, k, grow, rng):
     S, A, H = model.S, model.A, model.H
     D = np.linalg.norm(model.coords[:, None] - model.coords[None], axis=-1)
     Kst = kernel_psi("gaussian", D, SIGMA)
-    N, SR, SP = np.zeros((1, S, A)), np.zeros((1, S, A)), np.zeros((1, S, A, S))
+    counts = WeightedCountState(np.zeros((1, S, A)), np.zeros((1, S, A)), np.zeros((1, S, A, S)))
     if grow:
-        reps, rep_map = np.zeros(S, np.int64), np.full(S, -1, np.int64)
-        nrep, Ks = np.zeros(1, np.int64), np.zeros((S, S))
+        net = RepresentativeNet(np.zeros(S, np.int64), np.full(S, -1, np.int64), np.zeros(1, np.int64),
+                                np.zeros((S, S)))
     else:
-        reps, rep_map, nrep, Ks = np.arange(S), np.arange(S), np.array([S]), Kst.copy()
-    xi, yi = np.empty(H, np.int64), np.empty(H, np.int64)
+        net = RepresentativeNet(np.arange(S), np.arange(S), np.array([S]), Kst.copy())
+    forget = Forgetting(eta=0.995, window=0, restart=0, rewards_only=False, step0=False, flush=1e-12)
+    metric = StateMetric(D, Kst, MIN_DIST, S, grow)
     for e in range(k):
-        kerns_update_one(e, rng.integers(0, S, H + 1), rng.integers(0, A, H), rng.random(H), 0.995, 0, 0, 0, False,
-                         False, 1e-12, N, SR, SP, np.zeros((1, 4, H)), D, Kst, MIN_DIST, S, grow, reps, rep_map, nrep,
-                         Ks, xi, yi)
-    return N, SR, SP, Ks, int(nrep[0])
+        kerns_update_one(e, 0, rng.integers(0, S, H + 1), rng.integers(0, A, H), rng.random(H), forget, counts,
+                         np.zeros((1, 4, H)), metric, net)
+    return counts, net.Ks, int(net.nrep[0])
 
 
 def cost_measurements(quick: bool = True, seed: int = 0):
@@ -307,13 +312,14 @@ def cost_measurements(quick: bool = True, seed: int = 0):
     Q, V = np.empty((H, S, A)), np.empty((H + 1, S))
     for label, grow in (("aggregated", False), ("representative", True)):
         for k in marks:
-            N, SR, SP, Ks, nr = _filled_state(model, int(k), grow, rng)
-            kerns_plan_one(N, SR, SP, Ks, nr, True, 0.01, 0.2, 0.02, True, Q, V)  # compile outside the timing
+            counts, Ks, nr = _filled_state(model, int(k), grow, rng)
+            plan = KernelPlanner(beta=0.01, c1=0.2, c2=0.02, smooth=True, clip_stage=True)
+            kerns_plan_one(counts, Ks, nr, plan, Q, V)  # compile outside the timing
             best = np.inf
             for _ in range(3):
                 t0 = time.perf_counter()
                 for _ in range(10):
-                    kerns_plan_one(N, SR, SP, Ks, nr, True, 0.01, 0.2, 0.02, True, Q, V)
+                    kerns_plan_one(counts, Ks, nr, plan, Q, V)
                 best = min(best, (time.perf_counter() - t0) / 10)
             out[label].append(best)
     # point-based KeRNS plans from every past sample: O(H A (k H)^2) per episode
@@ -324,7 +330,7 @@ def cost_measurements(quick: bool = True, seed: int = 0):
         xs, acts = rng.integers(0, S, n), rng.integers(0, A, n)
         ys, rs, ages = rng.integers(0, S, n), rng.random(n), np.repeat(np.arange(k)[::-1], H)
         t0 = time.perf_counter()
-        pointwise_kerns_plan(xs, acts, rs, ys, ages, D, H=H, A=A, eta=0.995, bandwidth=SIGMA,
+        pointwise_kerns_plan(PointSamples(xs, acts, rs, ys, ages), D, H=H, A=A, eta=0.995, bandwidth=SIGMA,
                              beta=0.01, c1=0.2, c2=0.02, lipschitz=1.0)
         out["point-based"].append(time.perf_counter() - t0)
         out["point_k"].append(k)

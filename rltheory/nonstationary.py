@@ -11,6 +11,8 @@ Exact quantities (no sampling):
 * :meth:`NonStationaryMDP.dynamic_regret` — ``V*_k - V^{pi_k}_k`` of per-episode policies, by exact
   evaluation on the ``k``-th model (compiled :func:`dynamic_regret_one`, twin
   :func:`dynamic_regret_reference`);
+* :attr:`NonStationaryMDP.tables` — every model's sampling and evaluation tables stacked in one
+  :class:`NonStationaryTables` record, the argument compiled learners take;
 * :meth:`NonStationaryMDP.total_variation` — ``Delta = sum_k sum_h [max_{s,a} |r_h^{k+1} - r_h^k|
   + max_{s,a} ||P_h^{k+1}(.|s,a) - P_h^k(.|s,a)||_1]`` over consecutive episodes, returned with its
   reward and transition parts (Domingues et al. 2021 weigh the two parts in a way not retrieved;
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cached_property
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -34,7 +37,30 @@ from .models import FiniteHorizonMDP, TabularFacts
 from .planning import backward_induction
 from .validation import as_float_array, check_int, first_index
 
-__all__ = ["NonStationaryMDP", "dynamic_regret_one", "dynamic_regret_reference", "total_variation_reference"]
+__all__ = ["NonStationaryMDP", "NonStationaryTables", "dynamic_regret_one", "dynamic_regret_reference",
+           "total_variation_reference"]
+
+
+class NonStationaryTables(NamedTuple):
+    """A :class:`NonStationaryMDP` as compiled kernels read it (one typed record; ``M`` models stacked).
+
+    ``P_prob, P_alias (M, Hp, S, A, S)`` and ``mu_prob, mu_alias (M, S)``: alias tables for sampling;
+    ``P (M, Hp, S, A, S)``, ``R (M, H, S, A)``, ``mu (M, S)``: the models for exact evaluation;
+    ``v_star (M,)`` and ``V_star (M, H + 1, S)``: their optimal values; ``schedule (K,)``: the model of
+    each episode; ``bernoulli``: observed rewards are Bernoulli(R).
+    """
+
+    P_prob: np.ndarray
+    P_alias: np.ndarray
+    mu_prob: np.ndarray
+    mu_alias: np.ndarray
+    P: np.ndarray
+    R: np.ndarray
+    mu: np.ndarray
+    v_star: np.ndarray
+    V_star: np.ndarray
+    schedule: np.ndarray
+    bernoulli: bool
 
 
 class NonStationaryMDP(TabularFacts):
@@ -148,6 +174,13 @@ class NonStationaryMDP(TabularFacts):
         P_alias = np.stack([np.broadcast_to(t.P_alias, (Hp,) + t.P_alias.shape[1:]) for t in tabs])
         return (np.ascontiguousarray(P_prob), np.ascontiguousarray(P_alias),
                 np.stack([t.mu_prob for t in tabs]), np.stack([t.mu_alias for t in tabs]))
+
+    @cached_property
+    def tables(self) -> NonStationaryTables:
+        """Every model's alias tables, arrays and optimal values stacked (:class:`NonStationaryTables`)."""
+        P, R, mu = self.stacked
+        return NonStationaryTables(*self.alias, P, R, mu, self.model_values, self.optimal_tables, self._schedule,
+                                   self.reward_noise == "bernoulli")
 
     @cached_property
     def optimal_tables(self) -> np.ndarray:

@@ -1,20 +1,26 @@
 """The one run skeleton of rltheory's episodic learners.
 
 Every episodic learner (:mod:`rltheory.algorithms`: UCBVI, StepMix, EpsMix, ConservativeUCBVI,
-BaselineOnly, QLearning, SQIRL, GORP) subclasses :class:`EpisodicLearner` and writes only what is
-its own. :meth:`EpisodicLearner.run` owns everything else, once:
+BaselineOnly, QLearning, SQIRL, GORP, and on non-stationary models KeRNS, RSKeRNS, DUCBVI, SWUCBVI,
+RestartUCBVI, UCBVINoForgetting) subclasses :class:`EpisodicLearner` and writes only what is its own.
+:meth:`EpisodicLearner.run` owns everything else, once:
 
 1. **validation** of ``run``'s arguments (model type, ``episodes``, ``replicates``, ``seed``,
    ``backend``, ``progress``, ``chunk_episodes``), with a clear :class:`~rltheory.errors.ValidationError`;
+   on a :class:`~rltheory.nonstationary.NonStationaryMDP`, ``episodes`` may not exceed its schedule;
 2. a **memory estimate** made before anything is allocated (:func:`check_run_size`): a call that
    would need more than :data:`MEMORY_LIMIT` bytes is refused, naming the argument and the size;
 3. **seeding**: one :class:`numpy.random.SeedSequence` per replicate (:mod:`rltheory.rng`), one
-   generator each, whose uniforms the learner consumes in episode order;
+   generator each, whose uniforms the learner consumes in episode order (a learner that needs a
+   per-replicate draw before the first episode, e.g. a random restart phase, takes it in ``start``
+   from ``run.generators``, before any uniform is drawn);
 4. **chunking** of the episodes by the memory rule :func:`default_chunk` (the uniforms of one chunk
    fill at most :data:`UNIFORM_BUDGET` float64s); results never depend on the chunking;
 5. the **progress** bar;
 6. **trace assembly**: ``(replicates, episodes)`` arrays, ``regret = V* - values`` of the policy
-   played where the step wrote only ``values``, and the common ``meta``.
+   played where the step wrote only ``values``, and the common ``meta``. On a non-stationary model
+   ``V*`` is per episode (``V*_k`` of episode ``k``'s model: the regret is the dynamic regret) and
+   ``meta`` holds each model's ``V*`` (``v_star_models``) and the total variation of the run.
 
 What a learner supplies (the template; ``algorithms/ucbvi.py`` is the worked example)::
 
@@ -23,7 +29,7 @@ What a learner supplies (the template; ``algorithms/ucbvi.py`` is the worked exa
         trace_arrays = ("regret", "values", ...)  # arrays its step writes, each (n, chunk)
 
         def __init__(self, *, my_param=1.0): ...          # keyword-only, validated
-        def start(self, mdp, run) -> state                 # state for run.replicates replicates
+        def start(self, mdp, run) -> state                 # state for run.replicates replicates (RunContext)
         def step(self, state, u, start, out)               # compiled: episodes start..start+len
         def step_reference(self, state, u, start, out)     # its NumPy twin (same numbers)
 
@@ -46,6 +52,7 @@ from .backend import resolve_backend
 from .errors import InvalidModelError, InvalidParameterError
 from .kernels.sampling import uniforms_per_episode
 from .models import FiniteHorizonMDP
+from .nonstationary import NonStationaryMDP, check_episodes
 from .rng import as_seed_sequences, draw_uniforms, generators
 from .trace import Trace
 from .validation import check_int
@@ -126,6 +133,8 @@ class RunContext(NamedTuple):
     episodes: int  #: ``K``
     backend: str  #: ``"numba"``, ``"numpy"`` or ``"cupy"``
     width: int  #: uniforms per episode
+    #: the replicates' generators, before any uniform is drawn (for per-replicate draws made at start)
+    generators: tuple = ()
 
 
 class EpisodicLearner(Algorithm):
@@ -184,9 +193,9 @@ class EpisodicLearner(Algorithm):
 
         Parameters
         ----------
-        mdp : FiniteHorizonMDP
+        mdp : FiniteHorizonMDP (or the learner's ``model_type``, e.g. NonStationaryMDP)
             The exact model the learner interacts with (dense or stored as successor lists).
-        episodes : int >= 1
+        episodes : int >= 1 (at most the schedule's length on a NonStationaryMDP)
         replicates : int >= 1
         seed : int or sequence of SeedSequence
             Root seed (replicate ``r`` uses ``rltheory.rng.replicate_seeds(seed, r, r + 1)``), or explicit
@@ -201,13 +210,16 @@ class EpisodicLearner(Algorithm):
         Returns
         -------
         Trace whose arrays (each ``(replicates, episodes)``) the learner's docstring lists; ``regret`` is
-        always present: ``V* - values`` of the policy played in each episode.
+        always present: ``V* - values`` of the policy played in each episode (``V*_k - values`` on a
+        NonStationaryMDP: the dynamic regret).
         """
         model_type = self.model_type
         if not isinstance(mdp, model_type):
             raise InvalidModelError("mdp", f"{type(self).__name__} needs a {model_type.__name__}, "
                                            f"got {type(mdp).__name__}", value=type(mdp).__name__)
         episodes = check_int(episodes, "episodes", low=1)
+        if isinstance(mdp, NonStationaryMDP):
+            episodes = check_episodes(mdp, episodes)
         progress = check_flag(progress, "progress")
         chunk_episodes = check_chunk_episodes(chunk_episodes)
         if backend is not None and not isinstance(backend, str):
@@ -231,8 +243,8 @@ class EpisodicLearner(Algorithm):
         n = len(seeds)
         width = self.uniform_width(mdp)
         default = default_chunk(n, width, episodes) if chunk_episodes is None else chunk_episodes
-        state = self.start(mdp, RunContext(n, episodes, backend, width))
         gens = generators(seeds)
+        state = self.start(mdp, RunContext(n, episodes, backend, width, tuple(gens)))
         out = {k: np.empty((n, episodes)) for k in self.trace_arrays}
         step = self.step if backend == "numba" else self.step_reference
         position = 0
@@ -247,11 +259,17 @@ class EpisodicLearner(Algorithm):
                 position += size
                 bar.update(size)
         out.update(self.finish(state, out))
-        v_star = self.optimal_value(state, mdp)
+        if isinstance(mdp, NonStationaryMDP):  # V*_k of each episode's model: dynamic regret
+            v_star = mdp.optimal_values(episodes)
+            model_meta = {"v_star_models": mdp.model_values.tolist(),
+                          "total_variation": mdp.total_variation(episodes)}
+        else:
+            v_star = self.optimal_value(state, mdp)
+            model_meta = {"v_star": v_star}
         if "regret" not in out:
             out["regret"] = v_star - out["values"]
         meta = {"algorithm": type(self).__name__, "params": self._meta_params(), "model": mdp.name,
-                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n, "v_star": v_star,
+                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n, **model_meta,
                 "backend": backend, **self.run_meta(state)}
         return Trace(out, meta)
 

@@ -10,17 +10,28 @@ from hypothesis import strategies as st
 from rltheory.algorithms.kerns import (
     DUCBVI,
     SWUCBVI,
+    Forgetting,
+    KernelPlanner,
     KeRNS,
+    RepresentativeNet,
     RestartUCBVI,
     RSKeRNS,
+    StateMetric,
     UCBVINoForgetting,
+    greedy_noise_one,
+    greedy_noise_reference,
+    kernel_psi,
     kerns_plan_one,
     kerns_plan_reference,
     kerns_update_one,
+    kerns_update_reference,
+    map_add_one,
+    map_add_reference,
 )
 from rltheory.bounds.kerns import eta_from_memory, memory_rule, regret_rate_general, regret_rate_tabular
 from rltheory.errors import InvalidParameterError
 from rltheory.kernels.sampling import alias_tables, sample_trajectories_reference
+from rltheory.kernels.weighted_counts import WeightedCountState
 from rltheory.mdps import garnet
 from rltheory.mdps.nonstationary import piecewise_grid
 from rltheory.nonstationary import NonStationaryMDP
@@ -40,7 +51,7 @@ def test_plan_bonus_pinned_by_hand():
     SP = np.zeros((1, 1, 2, 1))
     N[0, 0, 0], SR[0, 0, 0], SP[0, 0, 0, 0] = 3.0, 1.5, 3.0
     Q, V = np.empty((1, 1, 2)), np.empty((2, 1))
-    kerns_plan_one(N, SR, SP, np.eye(1), 1, False, 0.01, 0.2, 0.02, True, Q, V)
+    kerns_plan_one(WeightedCountState(N, SR, SP), np.eye(1), 1, KernelPlanner(0.01, 0.2, 0.02, False, True), Q, V)
     assert Q[0, 0, 0] == pytest.approx(0.62032791743, abs=1e-10)
     assert Q[0, 0, 1] == 1.0 and V[0, 0] == 1.0
 
@@ -56,7 +67,7 @@ def test_kernel_smoothing_pinned_by_hand():
     N[0, 0, 0], SR[0, 0, 0] = 2.0, 1.0
     Ks = np.array([[1.0, np.exp(-0.5)], [np.exp(-0.5), 1.0]])
     Q, V = np.empty((1, 2, 1)), np.empty((2, 2))
-    kerns_plan_one(N, SR, SP, Ks, 2, True, 0.01, 0.2, 0.02, True, Q, V)
+    kerns_plan_one(WeightedCountState(N, SR, SP), Ks, 2, KernelPlanner(0.01, 0.2, 0.02, True, True), Q, V)
     assert Q[0, 1, 0] == pytest.approx(0.6932725709, abs=1e-9)
 
 
@@ -74,12 +85,82 @@ def test_plan_matches_twin(seed, smooth, shared):
     Ks = (Ks + Ks.T) / 2
     np.fill_diagonal(Ks, 1.0)
     Q, V = np.empty((H, X, A)), np.empty((H + 1, X))
-    kerns_plan_one(N, SR, SP, Ks, X, smooth, 0.01, 0.3, 0.02, True, Q, V)
-    Qr, Vr = kerns_plan_reference(N, SR, SP, Ks, X, smooth, 0.01, 0.3, 0.02, True, H)
+    plan = KernelPlanner(beta=0.01, c1=0.3, c2=0.02, smooth=smooth, clip_stage=True)
+    kerns_plan_one(WeightedCountState(N, SR, SP), Ks, X, plan, Q, V)
+    Qr, Vr = kerns_plan_reference(WeightedCountState(N, SR, SP), Ks, X, plan, H)
     np.testing.assert_allclose(Q, Qr, atol=1e-12)
     np.testing.assert_allclose(V, Vr, atol=1e-12)
     # clipped at H - h, and never below the estimate without bonus
     assert (Q <= (H - np.arange(H))[:, None, None] + 1e-12).all()
+
+
+@settings(deadline=None)
+@given(st.integers(0, 10_000), st.booleans())
+def test_greedy_matches_twin(seed, clip_stage):
+    # Q with many ties (values on a coarse grid) and some unmapped states (rep_map = -1: every Q at the clip)
+    rng = np.random.default_rng(seed)
+    H, S, A, X = 3, 6, 4, 4
+    Q = rng.integers(0, 3, (H, X, A)).astype(float)
+    rep_map = rng.integers(-1, X, S)
+    noise = rng.random(S * A)
+    policy = np.empty((H, S), np.int64)
+    greedy_noise_one(Q, rep_map, noise, clip_stage, policy)
+    np.testing.assert_array_equal(policy, greedy_noise_reference(Q, rep_map, noise, clip_stage, H, S, A))
+
+
+def _random_net(rng, S, grow):
+    coords = rng.random((S, 2)) * 3
+    D = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    Kst = kernel_psi("gaussian", D, 0.4)
+    metric = StateMetric(D, Kst, 0.8, S - 1, grow)
+    if grow:
+        net = RepresentativeNet(np.zeros(S, np.int64), np.full(S, -1, np.int64), np.zeros(1, np.int64),
+                                np.zeros((S, S)))
+    else:
+        net = RepresentativeNet(np.arange(S), np.arange(S), np.array([S]), Kst.copy())
+    return metric, net
+
+
+def _copy(record):
+    return type(record)(*(np.array(x, copy=True) for x in record))
+
+
+@settings(deadline=None)
+@given(st.integers(0, 10_000), st.booleans())
+def test_map_add_matches_twin(seed, grow):
+    rng = np.random.default_rng(seed)
+    S = 9
+    metric, net = _random_net(rng, S, grow)
+    twin = _copy(net)
+    for s in rng.integers(0, S, 20):
+        assert map_add_one(s, metric, net) == map_add_reference(s, metric, twin)
+    for a, b in zip(net, twin, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.integers(0, 10_000), st.sampled_from([
+    Forgetting(0.9, 0, 0, False, False, 1e-12),    # exponential discounting
+    Forgetting(1.0, 3, 0, False, False, 1e-12),    # sliding window
+    Forgetting(1.0, 0, 4, False, False, 1e-12),    # restart
+    Forgetting(1.0, 0, 4, True, False, 1e-12),     # restart of the rewards only (replication variant)
+    Forgetting(0.8, 0, 0, False, True, 1e-12),     # rlberry's step-0 rule (replication variant)
+]), st.booleans(), st.booleans())
+def test_update_matches_twin(seed, forget, grow, shared):
+    rng = np.random.default_rng(seed)
+    H, S, A = 4, 7, 3
+    Hc = 1 if shared else H
+    metric, net = _random_net(rng, S, grow)
+    counts = WeightedCountState(np.zeros((Hc, S, A)), np.zeros((Hc, S, A)), np.zeros((Hc, S, A, S)))
+    ring = np.zeros((max(1, forget.window), 4, H))
+    twin = (_copy(counts), ring.copy(), _copy(net))
+    phase = int(rng.integers(4))
+    for k in range(12):
+        states, actions, rewards = rng.integers(0, S, H + 1), rng.integers(0, A, H), rng.random(H)
+        kerns_update_one(k, phase, states, actions, rewards, forget, counts, ring, metric, net)
+        kerns_update_reference(k, phase, states, actions, rewards, forget, twin[0], twin[1], metric, twin[2])
+        for a, b in zip((*counts, ring, *net), (*twin[0], twin[1], *twin[2]), strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------- claims
@@ -135,6 +216,19 @@ def test_no_forgetting_zero_bandwidth_equals_ucbvi_reference(backend):
     assert SWUCBVI(window=1000).run(model, 60, seed=3).regret[0].tolist() == got.tolist()
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("make", [
+    lambda: KeRNS(eta=0.9, bandwidth=1.0), lambda: RSKeRNS(eta=0.9, bandwidth=0.5, min_dist=1.0, max_repr=3),
+    lambda: DUCBVI(eta=0.8), lambda: SWUCBVI(window=4), lambda: RestartUCBVI(period=5, reset="rewards"),
+    lambda: UCBVINoForgetting()], ids=["KeRNS", "RSKeRNS", "DUCBVI", "SWUCBVI", "RestartUCBVI", "UCBVINoForgetting"])
+def test_results_do_not_depend_on_the_chunking(make, backend):
+    # the state carried from chunk to chunk (sums, window ring, representative net, restart phase) is all there
+    model = _pair_model(30, switch=12)
+    whole = make().run(model, 30, replicates=3, seed=4, backend=backend)
+    for chunk in (1, 7):
+        assert make().run(model, 30, replicates=3, seed=4, backend=backend, chunk_episodes=chunk) == whole
+
+
 @settings(deadline=None, max_examples=6)
 @given(st.integers(0, 1000), st.sampled_from([1.0, 0.97]))
 def test_optimism_on_stationary_models(seed, eta):
@@ -150,6 +244,13 @@ def test_optimism_on_stationary_models(seed, eta):
     assert (weak.optimism_gap < -1e-6).any()
 
 
+def _identity_net(S):
+    """Every state its own representative, no smoothing: ``(net, metric)``."""
+    ids = np.arange(S)
+    return (RepresentativeNet(ids.copy(), ids.copy(), np.array([S]), np.eye(S)),
+            StateMetric(np.zeros((S, S)), np.eye(S), 0.5, S, False))
+
+
 def test_faithful_forgetting_total_weight_and_step0_rule():
     # After k episodes of faithful forgetting the total weight is H (1 - eta^k) / (1 - eta); rlberry's
     # step-0 rule discounts one action's column once per episode, so weight piles up (addendum §4.1).
@@ -157,15 +258,14 @@ def test_faithful_forgetting_total_weight_and_step0_rule():
     H, S, A, eta, k = 5, 6, 3, 0.9, 200
     totals = {}
     for step0 in (False, True):
-        N, SR, SP = np.zeros((1, S, A)), np.zeros((1, S, A)), np.zeros((1, S, A, S))
-        reps = np.arange(S)
+        counts = WeightedCountState(np.zeros((1, S, A)), np.zeros((1, S, A)), np.zeros((1, S, A, S)))
+        forget = Forgetting(eta, 0, 0, False, step0, 1e-12)
+        net, metric = _identity_net(S)
         for e in range(k):
             states = rng.integers(0, S, H + 1)
             actions = rng.integers(0, A, H)
-            kerns_update_one(e, states, actions, rng.random(H), eta, 0, 0, 0, False, step0, 1e-12, N, SR, SP,
-                             np.zeros((1, 4, H)), np.zeros((S, S)), np.eye(S), 0.5, S, False, reps.copy(),
-                             reps.copy(), np.array([S]), np.eye(S), np.empty(H, np.int64), np.empty(H, np.int64))
-        totals[step0] = N.sum()
+            kerns_update_one(e, 0, states, actions, rng.random(H), forget, counts, np.zeros((1, 4, H)), metric, net)
+        totals[step0] = counts.N.sum()
     assert totals[False] == pytest.approx(H * (1 - eta ** k) / (1 - eta), rel=1e-12)
     assert totals[True] > 3 * totals[False]
 
@@ -198,14 +298,14 @@ def test_restart_resets_at_a_random_phase():
     # the update kernel: with period 3 and phase 1 the sums are wiped before the episodes k with (k + 1) % 3 == 0
     rng = np.random.default_rng(0)
     H, S, A = 4, 3, 2
-    N, SR, SP = np.zeros((1, S, A)), np.zeros((1, S, A)), np.zeros((1, S, A, S))
-    ids = np.arange(S)
+    counts = WeightedCountState(np.zeros((1, S, A)), np.zeros((1, S, A)), np.zeros((1, S, A, S)))
+    forget = Forgetting(eta=1.0, window=0, restart=3, rewards_only=False, step0=False, flush=1e-12)
+    net, metric = _identity_net(S)
     totals = []
     for k in range(7):
-        kerns_update_one(k, rng.integers(0, S, H + 1), rng.integers(0, A, H), rng.random(H), 1.0, 0, 3, 1, False,
-                         False, 1e-12, N, SR, SP, np.zeros((1, 4, H)), np.zeros((S, S)), np.eye(S), 0.5, S, False,
-                         ids.copy(), ids.copy(), np.array([S]), np.eye(S), np.empty(H, np.int64), np.empty(H, np.int64))
-        totals.append(N.sum())
+        kerns_update_one(k, 1, rng.integers(0, S, H + 1), rng.integers(0, A, H), rng.random(H), forget, counts,
+                         np.zeros((1, 4, H)), metric, net)
+        totals.append(counts.N.sum())
     # resets at k = 2 and k = 5
     assert totals == [4.0, 8.0, 4.0, 8.0, 12.0, 4.0, 8.0]
 
@@ -266,8 +366,7 @@ def test_point_based_equals_aggregated_with_infinite_lipschitz(seed):
     # sigma = 0: both plan from the same decayed counts; with sigma > 0 they differ off the samples
     # (the aggregated form evaluates the kernel estimator at every pair, the theory extends Q~ by Lipschitz)
     sigma = 0.0
-    from rltheory.algorithms.kerns import kernel_psi
-    from rltheory.algorithms.kerns_pointwise import pointwise_kerns_plan
+    from rltheory.algorithms.kerns_pointwise import PointSamples, pointwise_kerns_plan
     from rltheory.kernels.weighted_counts import closed_form_counts
 
     rng = np.random.default_rng(seed)
@@ -277,10 +376,12 @@ def test_point_based_equals_aggregated_with_infinite_lipschitz(seed):
     x, a, y = rng.integers(0, S, (k, H)), rng.integers(0, A, (k, H)), rng.integers(0, S, (k, H))
     r = rng.random((k, H))
     ages = np.repeat(np.arange(k)[::-1], H)
-    Qp = pointwise_kerns_plan(x.ravel(), a.ravel(), r.ravel(), y.ravel(), ages, D, H=H, A=A, eta=eta, bandwidth=sigma,
+    samples = PointSamples(x.ravel(), a.ravel(), r.ravel(), y.ravel(), ages)
+    Qp = pointwise_kerns_plan(samples, D, H=H, A=A, eta=eta, bandwidth=sigma,
                               beta=0.01, c1=0.2, c2=0.02, lipschitz=1e9)
     N, SR, SP = closed_form_counts(x, a, r, y, S, A, Hc=1, eta=eta)
-    Qa, _ = kerns_plan_reference(N, SR, SP, kernel_psi("gaussian", D, sigma), S, sigma > 0, 0.01, 0.2, 0.02, True, H)
+    plan = KernelPlanner(beta=0.01, c1=0.2, c2=0.02, smooth=sigma > 0, clip_stage=True)
+    Qa, _ = kerns_plan_reference(WeightedCountState(N, SR, SP), kernel_psi("gaussian", D, sigma), S, plan, H)
     seen = N[0] > 0
     np.testing.assert_allclose(Qp[:, seen], Qa[:, seen], atol=1e-9)
 

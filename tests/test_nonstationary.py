@@ -115,6 +115,20 @@ def test_bad_inputs_name_the_argument():
 # ---------------------------------------------------------------------------- scenarios
 
 
+def test_tables_record_holds_every_model_stacked():
+    a, b = _pair(seed=7)
+    model = NonStationaryMDP([a, b], [1, 0, 1])
+    t = model.tables
+    assert t.schedule.tolist() == [1, 0, 1] and t.bernoulli is False
+    for m, mdp in enumerate((a, b)):
+        np.testing.assert_array_equal(t.P[m, 0], mdp.P_stages[0])
+        np.testing.assert_array_equal(t.R[m], mdp.R)
+        np.testing.assert_array_equal(t.mu[m], mdp.mu)
+        np.testing.assert_allclose(t.V_star[m], backward_induction(mdp).V, rtol=0, atol=1e-12)
+        assert t.v_star[m] == pytest.approx(backward_induction(mdp).value, abs=1e-12)
+    assert t.P_prob.shape == t.P_alias.shape == t.P.shape and t.mu_prob.shape == (2, 4)
+
+
 def test_piecewise_scenario_facts():
     m = piecewise_grid()
     assert (m.S, m.A, m.H, m.episodes) == (49, 5, 20, 3000)

@@ -10,14 +10,35 @@ import numpy as np
 import pytest
 
 from rltheory.algorithm import ALGORITHMS, register_algorithm
-from rltheory.algorithms import GORP, SQIRL, UCBVI, BaselineOnly, EpsMix, QLearning, StepMix
+from rltheory.algorithms import (
+    DUCBVI,
+    GORP,
+    SQIRL,
+    SWUCBVI,
+    UCBVI,
+    BaselineOnly,
+    EpsMix,
+    KeRNS,
+    QLearning,
+    RestartUCBVI,
+    RSKeRNS,
+    StepMix,
+    UCBVINoForgetting,
+)
 from rltheory.errors import InvalidParameterError
-from rltheory.mdps import riverswim
+from rltheory.mdps import garnet, riverswim
+from rltheory.nonstationary import NonStationaryMDP
+from rltheory.planning import policy_value
 from rltheory.runner import UNIFORM_BUDGET, EpisodicLearner, check_run_size, default_chunk
 from rltheory.trace import Trace
 
 LEARNERS = [UCBVI, StepMix, EpsMix, BaselineOnly, QLearning, SQIRL, GORP]
 MDP = riverswim(3, 4)
+#: the learners of non-stationary models (rltheory.algorithms.kerns), on the same skeleton
+NS_LEARNERS = [KeRNS, RSKeRNS, DUCBVI, SWUCBVI, RestartUCBVI, UCBVINoForgetting]
+NS_MODEL = NonStationaryMDP([garnet(S=4, A=2, branching=2, horizon=3, seed=3),
+                             garnet(S=4, A=2, branching=2, horizon=3, seed=4)], (np.arange(30) // 10) % 2,
+                            coords=np.arange(4.0))
 
 
 @pytest.mark.parametrize("cls", LEARNERS)
@@ -128,3 +149,54 @@ def test_registry_refuses_duplicate_names():
 
     with pytest.raises(ValueError, match="already registered"):
         register_algorithm(UCBVI)
+
+
+# ---------------------------------------------------------------------------- non-stationary models
+
+
+@pytest.mark.parametrize("cls", NS_LEARNERS)
+def test_non_stationary_learners_use_the_skeleton_checks(cls):
+    assert issubclass(cls, EpisodicLearner)
+    for bad in (0, True, 1.5):
+        with pytest.raises(InvalidParameterError) as e:
+            cls().run(NS_MODEL, 5, chunk_episodes=bad)
+        assert e.value.argument == "chunk_episodes"
+    with pytest.raises(InvalidParameterError, match="would need about") as e:
+        cls().run(NS_MODEL, 5, replicates=10 ** 9)
+    assert e.value.argument == "replicates"
+    with pytest.raises(InvalidParameterError, match="schedule") as e:
+        cls().run(NS_MODEL, 31)
+    assert e.value.argument == "episodes"
+
+
+class _CyclicPolicy(EpisodicLearner):
+    """A test-file learner of non-stationary models: plays "always action ``k mod A``" in episode ``k`` and
+    writes only ``values`` (exact, by the planner), so the skeleton must supply the dynamic regret."""
+
+    model_type = NonStationaryMDP
+    trace_arrays = ("values",)
+
+    def __init__(self):
+        pass
+
+    def start(self, mdp, run):
+        return mdp
+
+    def step(self, mdp, u, start, out):
+        for e in range(u.shape[1]):
+            k = start + e
+            out["values"][:, e] = policy_value(mdp.model(k), np.full((mdp.H, mdp.S), k % mdp.A, np.int64))
+
+    step_reference = step
+
+
+def test_the_skeleton_reports_dynamic_regret_on_non_stationary_models():
+    K = 25
+    trace = _CyclicPolicy().run(NS_MODEL, K, replicates=2, seed=0, chunk_episodes=7)
+    policies = np.stack([np.full((NS_MODEL.H, NS_MODEL.S), k % NS_MODEL.A, np.int64) for k in range(K)])
+    expected = NS_MODEL.dynamic_regret(policies)  # V*_k - V^{pi_k}_k, each episode on its own model
+    np.testing.assert_allclose(trace.regret, np.broadcast_to(expected, (2, K)), rtol=0, atol=1e-12)
+    # the two models differ, so a stationary V* would not give this
+    assert not np.allclose(NS_MODEL.model_values[0], NS_MODEL.model_values[1])
+    assert trace.meta["total_variation"] == NS_MODEL.total_variation(K)
+    assert trace.meta["v_star_models"] == NS_MODEL.model_values.tolist()

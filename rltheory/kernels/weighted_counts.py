@@ -29,7 +29,7 @@ also flush, which removes the round-off left by subtracting rewards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -51,9 +51,12 @@ __all__ = [
 FLUSH = 1e-12
 
 
-@dataclass
-class WeightedCountState:
-    """Weighted sums of ``n`` replicates: ``N, SR (n, Hc, X, A)``, ``SP (n, Hc, X, A, X)``."""
+class WeightedCountState(NamedTuple):
+    """Weighted sums of ``n`` replicates: ``N, SR (n, Hc, X, A)``, ``SP (n, Hc, X, A, X)``.
+
+    A typed record (compiled kernels take it as one argument); ``WeightedCountState(N[r], SR[r], SP[r])``
+    is replicate ``r``'s record, ``(Hc, X, A)`` and ``(Hc, X, A, X)``.
+    """
 
     N: np.ndarray
     SR: np.ndarray
