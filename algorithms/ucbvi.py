@@ -257,7 +257,7 @@ class UCBVIBuffers(NamedTuple):
 
 
 @nb.njit(cache=True)
-def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, last_actions, full):
+def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full):
     """One replicate's planning step (Alg. 2, Alg. 3 or Alg. 4 bonus) and its greedy policy, in place.
 
     The same numbers, bit for bit, as :func:`ucbvi_plan_one` followed by
@@ -268,7 +268,7 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, last
     * the Alg. 3 bonus is read from ``fast.bonus`` (kept by :func:`refresh_hoeffding_bonus_one`), Alg. 4's
       third term from ``buf.T3``;
     * a pair is recomputed only when an input of its update changed since the previous call: its counts
-      (``fast.fresh``: the pairs of the previous episode ``last_states (H + 1,), last_actions (H,)``),
+      (``fast.fresh``: the pairs of the previous episode, whose states are ``last_states (H + 1,)``),
       ``V_{k,h+1}`` at one of its observed next states, or (Alg. 4) ``w`` there (``N'_{k,h+1}`` changed only
       at ``last_states[h + 1]``). Otherwise its unclipped value ``U`` is the same as before, and
       ``Q = min(Q_prev, H, U)`` with ``Q_prev <= U`` is ``Q_prev``: recomputing it would give the same bits.
@@ -276,7 +276,7 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, last
     * ``V`` never increases (``Q_k <= Q_{k-1}``), so the optimism gap is the previous one or a changed value's.
 
     ``buf`` (:class:`UCBVIBuffers`) must hold the previous call's results unless ``full`` (recompute
-    everything, as on a first call; ``last_*`` are then unused). ``Q (H, S, A)`` is ``Q_{k-1}`` on entry and
+    everything, as on a first call; ``last_states`` is then unused). ``Q (H, S, A)`` is ``Q_{k-1}`` on entry and
     ``Q_k`` on exit. Clears ``fast.fresh``. Returns ``(top, gap)``: ``top`` the highest step whose greedy
     action changed (``-1``: none; ``H - 1`` when ``full``), ``gap = min_{h < H, s} V[h, s] - V_star[h, s]``.
     """
@@ -468,7 +468,7 @@ def _ucbvi_chunk(tables, model, counts, fast, Q, plan, u, out):
         fr = UCBVISupport(sr, bonus, fresh)
         for e in range(n_ep):
             # plan: Alg. 2 with the Alg. 3 or Alg. 4 bonus, and the greedy policy (everything at a chunk's start)
-            top, gap = ucbvi_plan_support_one(plan, cr, fr, V_star, Qr, buf, states, actions, e == 0)
+            top, gap = ucbvi_plan_support_one(plan, cr, fr, V_star, Qr, buf, states, e == 0)
             # exact value of the policy played (rows above the highest changed step kept)
             v = policy_value_update_one(P, P_eval_next, R_eval, mu, policy, top, W)
             vo = 0.0

@@ -382,7 +382,7 @@ def test_incremental_ucbvi_planner_matches_reference(mdp, bernstein, stage_depen
     states = np.zeros(H + 1, np.int64)
     actions = np.zeros(H, np.int64)
     for e in range(25):
-        top, gap = ucbvi_plan_support_one(plan, one, fast, V_star, Q, buf, states, actions, e % 10 == 0)
+        top, gap = ucbvi_plan_support_one(plan, one, fast, V_star, Q, buf, states, e % 10 == 0)
         V_ref, U_ref = ucbvi_plan_reference(plan, counts, Q_ref)
         np.testing.assert_allclose(Q, Q_ref[0], atol=ATOL, rtol=0)
         np.testing.assert_allclose(buf.V, V_ref[0], atol=ATOL, rtol=0)
