@@ -66,14 +66,19 @@ import numpy as np
 from rltheory.algorithm import register_algorithm
 from rltheory.backend import asarray, get_namespace, to_numpy
 from rltheory.errors import InvalidParameterError
-from rltheory.kernels.counts import CountState, update_counts_one, update_counts_reference
+from rltheory.kernels.counts import (
+    CountState,
+    ObservedSupport,
+    update_counts_one,
+    update_counts_reference,
+    update_support_one,
+)
 from rltheory.kernels.planning import (
     exact_model,
-    greedy_tiebreak_one,
     greedy_tiebreak_reference,
     optimistic_backward_induction_one,
     optimistic_backward_induction_reference,
-    policy_value_one,
+    policy_value_update_one,
     policy_values_reference,
 )
 from rltheory.kernels.sampling import alias_tables, sample_episode, sample_trajectories_reference
@@ -218,14 +223,225 @@ def ucbvi_plan_one(plan, counts, bonus, Q, V, U):
                                           Q, float(plan.H), Q, V, U)
 
 
+class UCBVISupport(NamedTuple):
+    """What the compiled episode loop keeps besides the counts (one leading replicate axis each).
+
+    ``support`` the observed successor lists (:class:`~rltheory.kernels.counts.ObservedSupport`);
+    ``bonus (n, Hc, S, A)`` Alg. 3's bonus of every visited pair, refreshed when its count changes
+    (unused by Alg. 4, whose bonus depends on ``V_{k,h+1}``); ``fresh (n, Hc, S, A)`` uint8, 1 for the
+    pairs whose counts changed since the last planning step.
+    """
+
+    support: ObservedSupport
+    bonus: np.ndarray
+    fresh: np.ndarray
+
+
+class UCBVIBuffers(NamedTuple):
+    """One replicate's planning tables, kept from one episode to the next inside a chunk.
+
+    ``V (H + 1, S)`` optimistic values, ``U (H, S, A)`` unclipped values (the tie-break), ``w (H, S)``
+    Alg. 4's ``min(c3 / N'_{k,h+1}(y), H^2)``, ``T3 (H, S, A)`` Alg. 4's third term ``sqrt(8 lookahead / N)``,
+    ``policy (H, S)`` the greedy policy, ``changed (2, S)`` uint8 marks of the values ``V`` that changed in the
+    current pass (two steps), ``gap (1,)`` the optimism gap, ``rows (max(S, H),)`` int64 scratch.
+    """
+
+    V: np.ndarray
+    U: np.ndarray
+    w: np.ndarray
+    T3: np.ndarray
+    policy: np.ndarray
+    changed: np.ndarray
+    gap: np.ndarray
+    rows: np.ndarray
+
+
+@nb.njit(cache=True)
+def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full):
+    """One replicate's planning step (Alg. 2, Alg. 3 or Alg. 4 bonus) and its greedy policy, in place.
+
+    The same numbers, bit for bit, as :func:`ucbvi_plan_one` followed by
+    :func:`~rltheory.kernels.planning.greedy_tiebreak_one`, computed with less work:
+
+    * sums run over the observed successor lists (:class:`~rltheory.kernels.counts.ObservedSupport`)
+      instead of whole rows of ``counts_sas``: the zero terms skipped change no bit;
+    * the Alg. 3 bonus is read from ``fast.bonus`` (kept by :func:`refresh_hoeffding_bonus_one`), Alg. 4's
+      third term from ``buf.T3``;
+    * a pair is recomputed only when an input of its update changed since the previous call: its counts
+      (``fast.fresh``: the pairs of the previous episode, whose states are ``last_states (H + 1,)``),
+      ``V_{k,h+1}`` at one of its observed next states, or (Alg. 4) ``w`` there (``N'_{k,h+1}`` changed only
+      at ``last_states[h + 1]``). Otherwise its unclipped value ``U`` is the same as before, and
+      ``Q = min(Q_prev, H, U)`` with ``Q_prev <= U`` is ``Q_prev``: recomputing it would give the same bits.
+      Only the rows of the previous episode's pairs are visited unless some ``V_{k,h+1}`` or ``w`` changed.
+    * ``V`` never increases (``Q_k <= Q_{k-1}``), so the optimism gap is the previous one or a changed value's.
+
+    ``buf`` (:class:`UCBVIBuffers`) must hold the previous call's results unless ``full`` (recompute
+    everything, as on a first call; ``last_states`` is then unused). ``Q (H, S, A)`` is ``Q_{k-1}`` on entry and
+    ``Q_k`` on exit. Clears ``fast.fresh``. Returns ``(top, gap)``: ``top`` the highest step whose greedy
+    action changed (``-1``: none; ``H - 1`` when ``full``), ``gap = min_{h < H, s} V[h, s] - V_star[h, s]``.
+    """
+    counts_sas, counts_sa, reward_sum, visits, inv_n = counts
+    (nxt, cnt, size), bonus, fresh = fast
+    V, U, w, T3, policy, changed, gapv, rows = buf
+    H, L, S_eff, scale = plan.H, plan.L, plan.S_eff, plan.scale
+    Hq, S, A = Q.shape
+    Hc = counts_sa.shape[0]
+    vmax = float(H)
+    c3 = 100.0 ** 2 * H ** 3 * S_eff ** 2 * A * L ** 2  # Alg. 4, third term
+    h2 = float(H) ** 2
+    top = Hq - 1 if full else -1
+    gap = np.inf if full else gapv[0]
+    for t in range(S):
+        V[Hq, t] = 0.0
+        changed[Hq % 2, t] = 0
+    scan_v = False  # did V[h + 1] change anywhere?
+    for h in range(Hq - 1, -1, -1):
+        hc = h if Hc > 1 else 0
+        Vn = V[h + 1]
+        wn = w[h]
+        chg_next = changed[(h + 1) % 2]
+        chg = changed[h % 2]
+        w_t = -1
+        if plan.bernstein:
+            # w[h, t] = min(c3 / N'_{k,h+1}(t), H^2); N'_{k,h+1} changed only at last_states[h + 1]
+            lo, hi = (0, S) if full else (last_states[h + 1], last_states[h + 1] + 1)
+            for t in range(lo, hi):
+                nv = visits[h + 1, t]
+                wt = c3 / nv if nv > 0 else h2
+                wt = wt if wt < h2 else h2
+                if full or wt != wn[t]:
+                    wn[t] = wt
+                    w_t = t
+        for t in range(S):
+            chg[t] = 0
+        # the rows to visit: all of them, or those of the previous episode's pairs
+        if full or scan_v or w_t >= 0:
+            n_rows = S
+            for t in range(S):
+                rows[t] = t
+        elif Hc > 1:
+            n_rows = 1
+            rows[0] = last_states[h]
+        else:
+            n_rows = Hq
+            for j in range(Hq):
+                rows[j] = last_states[j]
+        for i in range(n_rows):
+            s = rows[i]
+            touched = False
+            for a in range(A):
+                m = size[hc, s, a]
+                ys = nxt[hc, s, a]
+                wd = full or fresh[hc, s, a] != 0  # inputs of Alg. 4's third term changed
+                if not wd and w_t >= 0:
+                    for j in range(m):
+                        if ys[j] == w_t:
+                            wd = True
+                            break
+                vd = wd
+                if not vd and scan_v:
+                    for j in range(m):
+                        if chg_next[ys[j]]:
+                            vd = True
+                            break
+                if not vd:
+                    continue
+                touched = True
+                n = counts_sa[hc, s, a]
+                if n == 0:
+                    Q[h, s, a] = vmax
+                    U[h, s, a] = np.inf
+                    continue
+                cs = cnt[hc, s, a]
+                inv = inv_n[hc, s, a]
+                if plan.bernstein:
+                    mean = 0.0
+                    for j in range(m):
+                        mean += cs[j] * Vn[ys[j]]
+                    mean *= inv
+                    var = 0.0
+                    for j in range(m):
+                        d = Vn[ys[j]] - mean
+                        var += cs[j] * d * d
+                    var *= inv
+                    if wd:
+                        lookahead = 0.0
+                        for j in range(m):
+                            lookahead += cs[j] * wn[ys[j]]
+                        lookahead *= inv
+                        T3[h, s, a] = np.sqrt(8.0 * lookahead * inv)
+                    b = (np.sqrt(8.0 * L * var * inv) + 14.0 * H * L / 3.0 * inv + T3[h, s, a])
+                    q = reward_sum[hc, s, a] * inv + mean + scale * b
+                else:
+                    acc = 0.0
+                    for j in range(m):
+                        acc += cs[j] * Vn[ys[j]]
+                    q = (reward_sum[hc, s, a] + acc) * inv + bonus[hc, s, a]
+                U[h, s, a] = q
+                if q > vmax:
+                    q = vmax
+                if q > Q[h, s, a]:
+                    q = Q[h, s, a]
+                Q[h, s, a] = q
+            if not touched:
+                continue
+            best = -np.inf
+            for a in range(A):
+                if Q[h, s, a] > best:
+                    best = Q[h, s, a]
+            if full or best != V[h, s]:
+                V[h, s] = best
+                chg[s] = 1
+                d = best - V_star[h, s]
+                if d < gap:
+                    gap = d
+            # greedy_tiebreak_one's rule: the first argmax of Q, ties broken by the larger U
+            choice = 0
+            for a in range(1, A):
+                q, qb = Q[h, s, a], Q[h, s, choice]
+                if q > qb or (q == qb and U[h, s, a] > U[h, s, choice]):
+                    choice = a
+            if choice != policy[h, s]:
+                policy[h, s] = choice
+                if top < 0:
+                    top = h
+        scan_v = False
+        for t in range(S):
+            if chg[t]:
+                scan_v = True
+                break
+    gapv[0] = gap
+    fresh[...] = 0
+    return top, gap
+
+
+@nb.njit(cache=True)
+def refresh_hoeffding_bonus_one(plan, inv_n, bonus, states, actions):
+    """Alg. 3's bonus ``scale 7 H L sqrt(1 / N)`` of the pairs an episode visited (``bonus, inv_n (Hc, S, A)``).
+
+    The same expression as :func:`hoeffding_bonus_one`, so the same bits; only the visited pairs' counts
+    changed, so only theirs are recomputed.
+    """
+    c = plan.scale * 7.0 * plan.H * plan.L
+    Hc = inv_n.shape[0]
+    for h in range(actions.shape[0]):
+        hc = h if Hc > 1 else 0
+        s = states[h]
+        a = actions[h]
+        bonus[hc, s, a] = c * np.sqrt(inv_n[hc, s, a])
+
+
 @nb.njit(parallel=True, cache=True)
-def _ucbvi_chunk(tables, model, counts, Q, plan, u, out):
+def _ucbvi_chunk(tables, model, counts, fast, Q, plan, u, out):
     """Episodes of a chunk for every replicate (``prange``): plan, act greedily, evaluate exactly, update.
 
     ``tables`` (:class:`~rltheory.kernels.sampling.AliasTables`) sample the true model, ``model``
     (:class:`~rltheory.kernels.planning.ExactModel`) evaluates the played policy exactly; ``counts``
-    (:class:`~rltheory.kernels.counts.CountState`) and ``Q (n, H, S, A)`` are the learner's state;
-    ``u (n, chunk, 1 + 3H)``; ``out`` a :class:`UCBVIOut`.
+    (:class:`~rltheory.kernels.counts.CountState`), ``fast`` (:class:`UCBVISupport`) and ``Q (n, H, S, A)``
+    are the learner's state; ``u (n, chunk, 1 + 3H)``; ``out`` a :class:`UCBVIOut`.
+
+    The played policy's value is recomputed only from the highest step where its action changed
+    (:func:`~rltheory.kernels.planning.policy_value_update_one`): the rows above are unchanged.
     """
     n_rep, n_ep, _ = u.shape
     _, Hq, S, A = Q.shape
@@ -233,39 +449,33 @@ def _ucbvi_chunk(tables, model, counts, Q, plan, u, out):
     P_prob, P_alias, mu_prob, mu_alias, R, bernoulli, P_next = tables
     P, P_eval_next, R_eval, mu, V_star = model
     counts_sas, counts_sa, reward_sum, visits, inv_n = counts
+    (sup_next, sup_counts, sup_size), bonus_all, fresh_all = fast
     regret, values, returns, optimistic_values, optimism_gap = out
     for r in nb.prange(n_rep):
-        bonus = np.empty((Hq, S, A))
-        U = np.empty((Hq, S, A))
         V = np.empty((Hq + 1, S))
-        V1 = np.empty(S)
-        V2 = np.empty(S)
-        policy = np.empty((Hq, S), np.int64)
-        previous = np.full((Hq, S), -1, np.int64)  # last evaluated policy (none yet)
-        v = 0.0
+        policy = np.full((Hq, S), -1, np.int64)  # no policy yet
+        buf = UCBVIBuffers(V, np.empty((Hq, S, A)), np.empty((Hq, S)), np.empty((Hq, S, A)), policy,
+                           np.zeros((2, S), np.uint8), np.empty(1), np.empty(max(S, Hq), np.int64))
+        W = np.zeros((Hq + 1, S))  # values of the policy played (W[H] = 0)
         states = np.empty(Hq + 1, np.int64)
         actions = np.empty(Hq, np.int64)
         rewards = np.empty(Hq)
         Qr = Q[r]
+        bonus = bonus_all[r]
+        fresh = fresh_all[r]
         cr = CountState(counts_sas[r], counts_sa[r], reward_sum[r], visits[r], inv_n[r])
+        sr = ObservedSupport(sup_next[r], sup_counts[r], sup_size[r])
+        fr = UCBVISupport(sr, bonus, fresh)
         for e in range(n_ep):
-            # plan: Alg. 2 with the Alg. 3 or Alg. 4 bonus
-            ucbvi_plan_one(plan, cr, bonus, Qr, V, U)
-            greedy_tiebreak_one(Qr, U, policy)
-            # exact value of the policy played (re-evaluated only when the policy changed)
-            if not np.array_equal(policy, previous):
-                v = policy_value_one(P, P_eval_next, R_eval, mu, policy, V1, V2)
-                previous[:] = policy
+            # plan: Alg. 2 with the Alg. 3 or Alg. 4 bonus, and the greedy policy (everything at a chunk's start)
+            top, gap = ucbvi_plan_support_one(plan, cr, fr, V_star, Qr, buf, states, e == 0)
+            # exact value of the policy played (rows above the highest changed step kept)
+            v = policy_value_update_one(P, P_eval_next, R_eval, mu, policy, top, W)
             vo = 0.0
             vs = 0.0
-            gap = np.inf
             for s in range(S):
                 vo += mu[s] * V[0, s]
                 vs += mu[s] * V_star[0, s]
-                for h in range(Hq):
-                    d = V[h, s] - V_star[h, s]
-                    if d < gap:
-                        gap = d
             values[r, e] = v
             regret[r, e] = vs - v
             optimistic_values[r, e] = vo
@@ -278,6 +488,12 @@ def _ucbvi_chunk(tables, model, counts, Q, plan, u, out):
                 g += rewards[h]
             returns[r, e] = g
             update_counts_one(cr, states, actions, rewards)
+            update_support_one(sr, states, actions)
+            Hc = fresh.shape[0]
+            for h in range(Hq):
+                fresh[h if Hc > 1 else 0, states[h], actions[h]] = 1
+            if not plan.bernstein:
+                refresh_hoeffding_bonus_one(plan, cr.inv_n, bonus, states, actions)
 
 
 # ---------------------------------------------------------------------------- reference twins
@@ -354,6 +570,7 @@ class _UCBVIState(NamedTuple):
     tables: object
     model: object
     counts: CountState
+    fast: UCBVISupport | None  # compiled path only
     Q: np.ndarray
     plan: UCBVIPlanner
     v_star: float
@@ -425,23 +642,30 @@ class UCBVI(EpisodicLearner):
     def state_bytes(self, mdp) -> int:
         H, S, A = mdp.H, mdp.S, mdp.A
         Hc = H if self.stage_dependent else 1
-        return 8 * (Hc * S * A * (S + 3) + (H + 1) * S + H * S * A)
+        K = mdp.successors[0].shape[-1]  # capacity of the observed successor lists (compiled path)
+        return 8 * (Hc * S * A * (S + 3) + (H + 1) * S + H * S * A + Hc * S * A * (2 * K + 2))
 
     def start(self, mdp, run):
         """Counts, ``Q = H`` (Alg. 2 starts from ``Q_0 = H``), the planner's constants and the exact model."""
         n, H, S, A = run.replicates, mdp.H, mdp.S, mdp.A
         xp = get_namespace(asarray(np.zeros(1), run.backend))
-        model = exact_model(mdp)
+        model = exact_model(mdp, successor_lists=run.backend == "numba")
         if run.backend == "cupy":
             model = type(model)(*(None if x is None else asarray(x, "cupy") for x in model))
         plan = UCBVIPlanner(self.bonus == "bernstein", float(H), self.log_term(mdp, run.episodes),
                             float(self._effective_states(mdp)), self.bonus_scale)
         counts = CountState.zeros(n, H, S, A, stage_dependent=self.stage_dependent, xp=xp)
-        return _UCBVIState(alias_tables(mdp), model, counts, xp.full((n, H, S, A), float(H)), plan,
+        fast = None
+        if run.backend == "numba":
+            capacity = mdp.successors[0].shape[-1]  # observed next states lie in the true support
+            Hc = H if self.stage_dependent else 1
+            fast = UCBVISupport(ObservedSupport.zeros(n, H, S, A, capacity, stage_dependent=self.stage_dependent),
+                                np.zeros((n, Hc, S, A)), np.zeros((n, Hc, S, A), np.uint8))
+        return _UCBVIState(alias_tables(mdp), model, counts, fast, xp.full((n, H, S, A), float(H)), plan,
                            float(mdp.mu @ model.V_star[0]) if run.backend != "cupy" else None, xp)
 
     def step(self, state, u, start, out):
-        _ucbvi_chunk(state.tables, state.model, state.counts, state.Q, state.plan, u,
+        _ucbvi_chunk(state.tables, state.model, state.counts, state.fast, state.Q, state.plan, u,
                      UCBVIOut(*(out[k] for k in TRACE_ARRAYS)))
 
     def step_reference(self, state, u, start, out):

@@ -279,3 +279,134 @@ def test_parallel_bellman_sweep_matches_reference(seed, S, A, gamma):
     np.testing.assert_allclose(Q, Q_ref, atol=ATOL)
     np.testing.assert_allclose(V_new, V_ref, atol=ATOL)
     assert delta == pytest.approx(delta_ref, abs=ATOL)
+
+
+# ---------------------------------------------------------------------------- observed successor lists, incremental
+# evaluation and UCBVI's incremental planner (their twins are the dense references above)
+
+
+@given(mdp=finite_horizon_mdps(), n=st.integers(1, 3), episodes=st.integers(1, 6), stage_dependent=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_observed_support_matches_reference(mdp, n, episodes, stage_dependent, seed):
+    rng = np.random.default_rng(seed)
+    tables = ks.alias_tables(mdp)
+    K = mdp.successors[0].shape[-1]
+    counts = kc.CountState.zeros(n, mdp.H, mdp.S, mdp.A, stage_dependent=stage_dependent)
+    support = kc.ObservedSupport.zeros(n, mdp.H, mdp.S, mdp.A, K, stage_dependent=stage_dependent)
+    for _ in range(episodes):
+        pol = rng.integers(0, mdp.A, size=(n, mdp.H, mdp.S))
+        states, actions, rewards = ks.sample_trajectories(tables, pol, rng.random((n, ks.uniforms_per_episode(mdp.H))))
+        kc.update_counts(counts, states, actions, rewards)
+        for r in range(n):
+            kc.update_support_one(kc.ObservedSupport(*(x[r] for x in support)), states[r], actions[r])
+    ref = kc.observed_support_reference(counts.counts_sas, K)
+    for got, want in zip(support, ref, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # by hand: the lists are increasing, hold exactly the next states seen, with their counts
+    nxt, cnt, size = support
+    for idx in np.ndindex(*size.shape):
+        m = size[idx]
+        row = counts.counts_sas[idx]
+        np.testing.assert_array_equal(nxt[idx][:m], np.flatnonzero(row))
+        np.testing.assert_array_equal(cnt[idx][:m], row[row > 0])
+
+
+def test_observed_support_refuses_overflow():
+    support = kc.ObservedSupport.zeros(1, 1, 3, 1, 1)
+    one = kc.ObservedSupport(*(x[0] for x in support))
+    kc.update_support_one(one, np.array([0, 1]), np.array([0]))
+    with pytest.raises(ValueError, match="capacity"):
+        kc.update_support_one(one, np.array([0, 2]), np.array([0]))
+
+
+@given(mdp=finite_horizon_mdps(), sparse=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_policy_value_update_matches_reference_and_full_evaluation(mdp, sparse, seed):
+    """Successive policies that change at random steps: the value kept between calls equals a fresh evaluation."""
+    rng = np.random.default_rng(seed)
+    model = kp.exact_model(mdp, successor_lists=sparse)
+    H, S, A = mdp.H, mdp.S, mdp.A
+    pol = rng.integers(-1, A, size=(H, S))
+    W = np.zeros((H + 1, S))
+    v = kp.policy_value_update_one(model.P, model.P_next, model.R, model.mu, pol, H - 1, W)
+    for _ in range(6):
+        top = int(rng.integers(-1, H))
+        if top >= 0:
+            pol[rng.integers(0, top + 1), rng.integers(0, S)] = rng.integers(-1, A)
+            pol[top, rng.integers(0, S)] = rng.integers(-1, A)
+        v = kp.policy_value_update_one(model.P, model.P_next, model.R, model.mu, pol, top, W)
+        V1, V2 = np.empty(S), np.empty(S)
+        assert v == kp.policy_value_one(model.P, model.P_next, model.R, model.mu, pol, V1, V2)  # same bits
+        dense = kp.exact_model(mdp)
+        ref = kp.policy_values_reference(dense.P, dense.P_next, dense.R, dense.mu, pol[None])[0]
+        assert abs(v - ref) <= ATOL
+        if (pol >= 0).all():
+            assert abs(v - policy_value(mdp, pol)) <= 1e-9
+
+
+@given(mdp=finite_horizon_mdps(reward_noise="bernoulli"), bernstein=st.booleans(), stage_dependent=st.booleans(),
+       scale=st.sampled_from([0.0, 0.001, 0.01, 1.0]), seed=st.integers(0, 2**32 - 1))
+def test_incremental_ucbvi_planner_matches_reference(mdp, bernstein, stage_dependent, scale, seed):
+    """Episode after episode, the incremental planner gives the dense twin's Q, V and greedy policy (and the
+    compiled full-pass planner's bits), whatever changed since the previous call."""
+    from rltheory.algorithms.ucbvi import (
+        UCBVIBuffers,
+        UCBVIPlanner,
+        UCBVISupport,
+        greedy_tiebreak_reference,
+        refresh_hoeffding_bonus_one,
+        ucbvi_plan_one,
+        ucbvi_plan_reference,
+        ucbvi_plan_support_one,
+    )
+
+    if not stage_dependent and not mdp.stationary:
+        return
+    rng = np.random.default_rng(seed)
+    H, S, A = mdp.H, mdp.S, mdp.A
+    Hc = H if stage_dependent else 1
+    K = mdp.successors[0].shape[-1]
+    plan = UCBVIPlanner(bernstein, float(H), 2.5, float(S * H), scale)
+    counts = kc.CountState.zeros(1, H, S, A, stage_dependent=stage_dependent)
+    support = kc.ObservedSupport.zeros(1, H, S, A, K, stage_dependent=stage_dependent)
+    one = kc.CountState(*(x[0] for x in counts))
+    fast = UCBVISupport(kc.ObservedSupport(*(x[0] for x in support)), np.zeros((Hc, S, A)), np.zeros((Hc, S, A),
+                                                                                                     np.uint8))
+    buf = UCBVIBuffers(np.empty((H + 1, S)), np.empty((H, S, A)), np.empty((H, S)), np.empty((H, S, A)),
+                       np.full((H, S), -1, np.int64), np.zeros((2, S), np.uint8), np.empty(1), np.empty(max(S, H),
+                                                                                                         np.int64))
+    V_star = kp.exact_model(mdp).V_star
+    Q = np.full((H, S, A), float(H))
+    Q_ref = Q[None].copy()
+    Q_dense = Q.copy()
+    tables = ks.alias_tables(mdp)
+    states = np.zeros(H + 1, np.int64)
+    actions = np.zeros(H, np.int64)
+    for e in range(25):
+        top, gap = ucbvi_plan_support_one(plan, one, fast, V_star, Q, buf, states, e % 10 == 0)
+        V_ref, U_ref = ucbvi_plan_reference(plan, counts, Q_ref)
+        np.testing.assert_allclose(Q, Q_ref[0], atol=ATOL, rtol=0)
+        np.testing.assert_allclose(buf.V, V_ref[0], atol=ATOL, rtol=0)
+        np.testing.assert_array_equal(buf.policy, greedy_tiebreak_reference(Q_ref, U_ref)[0])
+        assert abs(gap - (V_ref[0, :-1] - V_star[:-1]).min()) <= ATOL
+        # the compiled full pass: the same bits
+        V_d, U_d = np.empty((H + 1, S)), np.empty((H, S, A))
+        ucbvi_plan_one(plan, one, np.empty((H, S, A)) if bernstein else _hoeffding(plan, one.inv_n, H), Q_dense, V_d,
+                       U_d)
+        np.testing.assert_array_equal(Q, Q_dense)
+        np.testing.assert_array_equal(buf.V, V_d)
+        pol = buf.policy.copy()
+        s_, a_, r_ = ks.sample_trajectories(tables, pol[None], rng.random((1, ks.uniforms_per_episode(H))))
+        states[:], actions[:] = s_[0], a_[0]
+        kc.update_counts(counts, s_, a_, r_)
+        kc.update_support_one(fast.support, states, actions)
+        fast.fresh[np.arange(H) if Hc > 1 else 0, states[:-1], actions] = 1
+        if not bernstein:
+            refresh_hoeffding_bonus_one(plan, one.inv_n, fast.bonus, states, actions)
+
+
+def _hoeffding(plan, inv_n, H):
+    from rltheory.algorithms.ucbvi import hoeffding_bonus_one
+
+    b = np.empty((H,) + inv_n.shape[1:])
+    hoeffding_bonus_one(inv_n, plan.H, plan.L, plan.scale, b)
+    return b

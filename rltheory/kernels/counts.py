@@ -13,6 +13,11 @@ pooled over steps):
   slower than a multiplication (it is updated only for the pairs an episode visits).
 
 All arrays carry a leading replicate axis ``n``.
+
+:class:`ObservedSupport` keeps, next to these counts, the *observed* next states of every pair as a short
+sorted list (with their counts as float64), so that a planner sums over the successors seen so far
+instead of all ``S`` columns of ``counts_sas``. Skipping the zero columns of a row in the same
+increasing order adds only exact zeros less, so sums over it are bit-identical to the dense sums.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import numpy as np
 
 from ..backend import get_namespace
 
-__all__ = ["CountState", "counts_of", "update_counts_one", "update_counts", "update_counts_reference"]
+__all__ = ["CountState", "counts_of", "update_counts_one", "update_counts", "update_counts_reference",
+           "ObservedSupport", "update_support_one", "observed_support_reference"]
 
 
 class CountState(NamedTuple):
@@ -113,3 +119,76 @@ def update_counts_reference(counts: CountState, states, actions, rewards) -> Non
     v_idx = (rep * (H + 1) + xp.arange(H + 1)[None, :]) * S + states
     counts.visits[...] += xp.bincount(v_idx.ravel(), minlength=n * (H + 1) * S).reshape(counts.visits.shape)
     counts.inv_n[...] = xp.where(counts.counts_sa > 0, 1.0 / xp.maximum(counts.counts_sa, 1), 0.0)
+
+
+# ---------------------------------------------------------------------------- observed successor lists
+
+
+class ObservedSupport(NamedTuple):
+    """Observed next states of ``n`` replicates, a sorted list per pair (a compact view of ``counts_sas``).
+
+    * ``next_states[hc, s, a, j]`` (int64), ``j < size[hc, s, a]``: the next states ``s'`` with
+      ``counts_sas[hc, s, a, s'] > 0``, in increasing order (the rest of the row is unused);
+    * ``counts[hc, s, a, j]`` (float64): ``counts_sas[hc, s, a, next_states[hc, s, a, j]]``, exact;
+    * ``size[hc, s, a]`` (int64): how many.
+
+    Shapes ``(n, Hc, S, A, capacity)`` and ``(n, Hc, S, A)``. ``capacity`` bounds the number of distinct
+    next states of one pair: ``S`` always does; the true model's largest support does too (observed next
+    states lie in it), which is what learners use to keep the lists short. It is a memory layout only:
+    nothing a learner decides depends on it.
+    """
+
+    next_states: np.ndarray
+    counts: np.ndarray
+    size: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int, H: int, S: int, A: int, capacity: int, *, stage_dependent: bool = True) -> ObservedSupport:
+        Hc = H if stage_dependent else 1
+        return cls(np.zeros((n, Hc, S, A, capacity), dtype=np.int64), np.zeros((n, Hc, S, A, capacity)),
+                   np.zeros((n, Hc, S, A), dtype=np.int64))
+
+
+@nb.njit(cache=True)
+def update_support_one(support, states, actions):
+    """Add one episode of one replicate (its :class:`ObservedSupport`, no leading axis) in place.
+
+    A next state seen before has its count raised by one; a new one is inserted at its sorted place.
+    ``states (H + 1,)``, ``actions (H,)`` int64, as for :func:`update_counts_one`.
+    """
+    next_states, counts, size = support
+    H = actions.shape[0]
+    Hc = size.shape[0]
+    for h in range(H):
+        hc = h if Hc > 1 else 0
+        s = states[h]
+        a = actions[h]
+        t = states[h + 1]
+        row = next_states[hc, s, a]
+        crow = counts[hc, s, a]
+        m = size[hc, s, a]
+        j = 0
+        while j < m and row[j] < t:
+            j += 1
+        if j < m and row[j] == t:
+            crow[j] += 1.0
+            continue
+        if m == row.shape[0]:
+            raise ValueError("ObservedSupport: more distinct next states than its capacity")
+        for i in range(m, j, -1):
+            row[i] = row[i - 1]
+            crow[i] = crow[i - 1]
+        row[j] = t
+        crow[j] = 1.0
+        size[hc, s, a] = m + 1
+
+
+def observed_support_reference(counts_sas, capacity: int) -> ObservedSupport:
+    """Twin of :func:`update_support_one`: the :class:`ObservedSupport` of dense counts ``(n, Hc, S, A, S)``."""
+    counts_sas = np.asarray(counts_sas)
+    seen = counts_sas > 0
+    size = seen.sum(axis=-1).astype(np.int64)
+    order = np.argsort(~seen, axis=-1, kind="stable")[..., :capacity]  # seen columns first, increasing
+    next_states = np.where(np.arange(capacity) < size[..., None], order, 0).astype(np.int64)
+    counts = np.where(np.arange(capacity) < size[..., None], np.take_along_axis(counts_sas, order, -1), 0)
+    return ObservedSupport(next_states, counts.astype(np.float64), size)

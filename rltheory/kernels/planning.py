@@ -27,6 +27,7 @@ __all__ = [
     "ExactModel",
     "exact_model",
     "policy_value_one",
+    "policy_value_update_one",
     "policy_values",
     "policy_values_reference",
 ]
@@ -238,12 +239,21 @@ class ExactModel(NamedTuple):
     V_star: np.ndarray
 
 
-def exact_model(mdp) -> ExactModel:
+def exact_model(mdp, *, successor_lists: bool = False) -> ExactModel:
     """:class:`ExactModel` of a :class:`~rltheory.models.FiniteHorizonMDP` (dense ``P`` is never built for a
-    sparse model)."""
+    sparse model).
+
+    ``successor_lists=True`` stores a dense model as its successor lists too when they are at most half as
+    long as a row (``K <= S / 2``): evaluation then reads ``K`` entries per pair instead of ``S``, and gives the
+    same bits (the lists keep the increasing order of the row and skip only zero terms).
+    """
     from ..planning import backward_induction
 
     P, P_next = transition_arrays(mdp)
+    if successor_lists and P_next is None:
+        nxt, probs = mdp.successors
+        if 2 * nxt.shape[-1] <= mdp.S:
+            P, P_next = probs, nxt
     return ExactModel(np.ascontiguousarray(P), P_next, np.ascontiguousarray(mdp.R), np.ascontiguousarray(mdp.mu),
                       np.ascontiguousarray(backward_induction(mdp).V))
 
@@ -424,6 +434,37 @@ def policy_value_one(P, P_next, R, mu, policy, V, V_next):
     out = 0.0
     for t in range(mu.shape[0]):
         out += mu[t] * V_next[t]
+    return out
+
+
+@nb.njit(cache=True)
+def policy_value_update_one(P, P_next, R, mu, policy, top, V):
+    """``mu @ V^pi_0`` of a deterministic policy, keeping the table ``V (H + 1, S)`` of its values between calls.
+
+    Only the rows ``h <= top`` are recomputed: ``V^pi_h`` depends on the policy at steps ``>= h`` only, so when
+    ``policy`` differs from the policy of the previous call at steps ``<= top`` alone, the rows above ``top``
+    are still exact (``top = H - 1``: everything, as on a first call; ``top = -1``: nothing). ``V[H]`` must
+    be 0. Same arithmetic, in the same order, as :func:`policy_value_one`, so the same bits.
+    ``(P, P_next)`` from :func:`transition_arrays`; ``policy (H, S)`` int64 (``-1`` = uniformly random).
+    Twin: :func:`policy_values_reference`.
+    """
+    H, S, A = R.shape
+    Hp = P.shape[0]
+    for h in range(top, -1, -1):
+        hp = h if Hp > 1 else 0
+        Vn = V[h + 1]
+        for s in range(S):
+            a = policy[h, s]
+            if a >= 0:
+                V[h, s] = R[h, s, a] + _expected_next(P, P_next, hp, s, a, Vn)
+            else:
+                v = 0.0
+                for b in range(A):
+                    v += R[h, s, b] + _expected_next(P, P_next, hp, s, b, Vn)
+                V[h, s] = v / A
+    out = 0.0
+    for t in range(S):
+        out += mu[t] * V[0, t]
     return out
 
 
