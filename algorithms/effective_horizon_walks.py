@@ -7,8 +7,9 @@ of one ``k`` are taken in one pass (:func:`_walks`). The greedy returns take the
 (:func:`_greedy_worst`).
 
 Summaries are split at ``t_stop = H - k``: the iterate's ``(H, S)`` arrays for ``t < t_stop`` and ``Q*``'s
-beyond (``Q^k_t = Q*_t`` there), so the ``Q*`` rows are never copied. Visited sets are boolean arrays scanned
-in state order (contiguous reads); successors are marked from the distinct-successor lists of
+beyond (``Q^k_t = Q*_t`` there), so the ``Q*`` rows are never copied. Visited sets are a list for the
+``k``-QVI walk (few states) and boolean arrays scanned in state order for the effective-horizon walk (about
+half the reachable states; sequential reads). Successors are marked from the distinct-successor lists of
 :func:`~.effective_horizon_variance.successor_lists` (stationary tables) or from the table. Compiled kernels
 with their NumPy twins (``*_reference``).
 """
@@ -38,6 +39,34 @@ def _mark(nxt, pr, hp, s, bits, new, sptr, sn, smask, csr):
             for j in range(K):
                 if pr[hp, s, a, j] > 0.0:
                     new[nxt[hp, s, a, j]] = True
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _mark_list(nxt, pr, hp, s, bits, mark, out, m, sptr, sn, smask, csr):
+    """Append to ``out[m:]`` the successors of the actions in ``bits`` not yet in ``mark`` (and mark them);
+    returns the new length."""
+    if csr:
+        b = np.uint64(bits)
+        for i in range(sptr[s], sptr[s + 1]):
+            if smask[i] & b:
+                n = sn[i]
+                if not mark[n]:
+                    mark[n] = True
+                    out[m] = n
+                    m += 1
+        return m
+    A = nxt.shape[2]
+    K = nxt.shape[3]
+    for a in range(A):
+        if (bits >> np.uint64(a)) & np.uint64(1):
+            for j in range(K):
+                if pr[hp, s, a, j] > 0.0:
+                    n = nxt[hp, s, a, j]
+                    if not mark[n]:
+                        mark[n] = True
+                        out[m] = n
+                        m += 1
+    return m
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -86,13 +115,21 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
     Hp, S, A, K = nxt.shape
     H = ties_star.shape[0]
     csr = Hp == 1 and sptr.shape[0] == S + 1
-    vt = np.zeros(S, np.bool_)
-    nt = np.zeros(S, np.bool_)
+    # The k-QVI walk visits few states: a list in order of discovery plus marks (a step costs its visited
+    # states). The effective-horizon walk visits about half of them: boolean sets scanned in state order
+    # (sequential reads of the step's summaries; the largest ratio is the first in (t, s) order).
+    cur_t, new_t = np.empty(S, np.int64), np.empty(S, np.int64)
+    mark_t = np.zeros(S, np.bool_)
     vg = np.zeros(S, np.bool_)
     ng = np.zeros(S, np.bool_)
+    n_t = 0
     for s in start:
-        vt[s] = True
         vg[s] = True
+        if not mark_t[s]:
+            mark_t[s] = True
+            cur_t[n_t] = s
+            n_t += 1
+    mark_t[:] = False
     ties_ok = walk_ties
     gap_ok = walk_gap
     r_max = -1.0
@@ -108,21 +145,31 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
         below = t < t_stop
         tr = t if ties.shape[0] > 1 else 0
         more = t < H - 1
-        for s in range(S):
-            if ties_ok and vt[s]:
+        if ties_ok:
+            m = 0
+            for i in range(n_t):
+                s = cur_t[i]
                 tie = ties[tr, s] if below else ties_star[t, s]
                 if tie & subopt[t, s]:
                     ties_ok = False
-                elif more:
-                    _mark(nxt, pr, hp, s, tie, nt, sptr, sn, smask, csr)
-            if gap_ok and vg[s]:
+                    break
+                if more:
+                    m = _mark_list(nxt, pr, hp, s, tie, mark_t, new_t, m, sptr, sn, smask, csr)
+            for i in range(m):
+                mark_t[new_t[i]] = False
+            cur_t, new_t = new_t, cur_t
+            n_t = m
+        if gap_ok:
+            for s in range(S):
+                if not vg[s]:
+                    continue
                 v = WgT[t, gid[s]] if more else Wlast[s]
                 if below:
                     g = gap[t, s]
                     abv = above[t, s]
                     if g <= 0.0:
                         gap_ok = False
-                        continue
+                        break
                 else:
                     g = gap_star[t, s]
                     abv = above_star[t, s]
@@ -137,10 +184,8 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
                     v_at = v
                 if more:
                     _mark(nxt, pr, hp, s, abv, ng, sptr, sn, smask, csr)
-        vt, nt = nt, vt
-        vg, ng = ng, vg
-        nt[:] = False
-        ng[:] = False
+            vg, ng = ng, vg
+            ng[:] = False
     if not gap_ok:
         return ties_ok, False, 0.0, -1, -1, 0.0, 0.0, 0.0
     return ties_ok, True, r_max, t_at, s_at, g_at, v_at, min_gap
