@@ -67,47 +67,49 @@ def _q_steps(nxt, pr, R, s, U, lo, hi, q, best, prod, held, held_lo, held_hi, sh
                     sh = False
                     break
             shared[j] = sh
+            pv = prod[j, :, lo:hi]
             for a in range(1 if sh else A):
                 p = pr[0, s, a, j]
                 if p > 0.0:
                     src = U[nxt[0, s, a, j], lo + 1:hi + 1]
-                    dst = prod[j, a, lo:hi]
                     for i in range(m):
-                        dst[i] = p * src[i]
+                        pv[a, i] = p * src[i]
             held[j] = s
             held_lo[j] = lo
             held_hi[j] = hi
+        qv = q[:, lo:hi]
+        p0v = prod[0, :, lo:hi]
+        p1v = prod[K - 1, :, lo:hi]
         for a in range(A):
             r = R[0, s, a]
-            qa = q[a, lo:hi]
             used = 0
             for j in range(K):
                 if pr[0, s, a, j] > 0.0:
                     used += 1
             if K <= 2 and used == K:  # fused loops for the common deterministic and sticky cases (same sums)
-                p0 = prod[0, 0 if shared[0] else a, lo:hi]
+                a0 = 0 if shared[0] else a
                 if K == 1:
                     for i in range(m):
-                        v = r + p0[i]
-                        qa[i] = v
+                        v = r + p0v[a0, i]
+                        qv[a, i] = v
                         bst[i] = v if v > bst[i] else bst[i]
                 else:
-                    p1 = prod[1, 0 if shared[1] else a, lo:hi]
+                    a1 = 0 if shared[1] else a
                     for i in range(m):
-                        v = r + (p0[i] + p1[i])
-                        qa[i] = v
+                        v = r + (p0v[a0, i] + p1v[a1, i])
+                        qv[a, i] = v
                         bst[i] = v if v > bst[i] else bst[i]
                 continue
             for i in range(m):
-                qa[i] = 0.0
+                qv[a, i] = 0.0
             for j in range(K):
                 if pr[0, s, a, j] > 0.0:
                     pj = prod[j, 0 if shared[j] else a, lo:hi]
                     for i in range(m):
-                        qa[i] += pj[i]
+                        qv[a, i] += pj[i]
             for i in range(m):
-                qa[i] = r + qa[i]
-                bst[i] = qa[i] if qa[i] > bst[i] else bst[i]
+                qv[a, i] = r + qv[a, i]
+                bst[i] = qv[a, i] if qv[a, i] > bst[i] else bst[i]
     else:
         for t in range(lo, hi):
             hp = t if Hp > 1 else 0
@@ -129,6 +131,7 @@ def _summaries(q, best, sub, A, lo, hi, need_ties, need_gap, tie, abv, gap, bs):
     """
     m = hi - lo
     bv = best[lo:hi]
+    qv = q[:, lo:hi]
     zero = np.uint64(0)
     if need_ties:
         tv = tie[lo:hi]
@@ -136,9 +139,8 @@ def _summaries(q, best, sub, A, lo, hi, need_ties, need_gap, tie, abv, gap, bs):
             tv[i] = 0
         for a in range(A):
             bit = np.uint64(1) << np.uint64(a)
-            qa = q[a, lo:hi]
             for i in range(m):
-                tv[i] = np.uint64(tv[i]) | (bit if qa[i] >= bv[i] else zero)
+                tv[i] = np.uint64(tv[i]) | (bit if qv[a, i] >= bv[i] else zero)
     if not need_gap:
         return
     sv = sub[lo:hi]
@@ -150,15 +152,13 @@ def _summaries(q, best, sub, A, lo, hi, need_ties, need_gap, tie, abv, gap, bs):
         av[i] = 0
     for a in range(A):
         bit = np.uint64(1) << np.uint64(a)
-        qa = q[a, lo:hi]
         for i in range(m):
-            x = qa[i] if np.uint64(sv[i]) & bit else -np.inf
+            x = qv[a, i] if np.uint64(sv[i]) & bit else -np.inf
             bsv[i] = x if x > bsv[i] else bsv[i]
     for a in range(A):
         bit = np.uint64(1) << np.uint64(a)
-        qa = q[a, lo:hi]
         for i in range(m):
-            av[i] = np.uint64(av[i]) | (bit if qa[i] > bsv[i] else zero)
+            av[i] = np.uint64(av[i]) | (bit if qv[a, i] > bsv[i] else zero)
     for i in range(m):
         gv[i] = bv[i] - bsv[i]
 
