@@ -295,12 +295,6 @@ def _summaries_reference(Q, subopt_bits):
     return best, _bits(Q >= best[:, None]), best - bsub, _bits(Q > bsub[:, None])
 
 
-def _ratio_reference(gap, var):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where((var <= 0) | (gap == np.inf), 0.0, var / (gap * gap))
-    return np.where(gap <= 0, -1.0, r)
-
-
 def _star_summaries_reference(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
     """Twin of :func:`_star_summaries`."""
     S, H = M.shape
