@@ -24,11 +24,19 @@ import ``bounds``): the constants of the authors' analysis code (:data:`REWARD_P
 :data:`GREEDY_MAX_K`) are defined here, and :func:`~.effective_horizon_walks._log_count` is the compiled twin of
 :func:`rltheory.bounds.effective_horizon.log_sample_count` (a test checks they agree). The kernels:
 :mod:`.effective_horizon_values` (reachability, ``V*, V^rand, V^worst``), :mod:`.effective_horizon_iterates`
-(``Q^k`` and per-state summaries), :mod:`.effective_horizon_walks` (the forward walks).
+(``Q^k`` and per-step summaries, the lookahead iterates), :mod:`.effective_horizon_variance` (successor lists,
+Theorem 5.4's variance bounds), :mod:`.effective_horizon_walks` (the forward walks).
 
 Everything is computed only on the states reachable at each step (under any actions), with
-compiled kernels (Numba) that each have a NumPy reference twin (``*_reference``), so the sticky
-UnlockPickup BRIDGE MDP (97,811 reachable states, ``H = 100``) takes seconds.
+compiled kernels (Numba) that each have a NumPy reference twin (``*_reference``). Work is shared between the
+``k`` without changing a bit of any result (tests compare with the twins and with a direct implementation of
+the definitions): ``Q^{k+1}`` is one backup of ``Q^k`` on the steps ``t < H - k`` only (the rest is ``Q*``, whose
+summaries are computed once); on stationary models the effective-planning-window iterates do not depend on
+``t`` below ``H - k`` and take one ``(S, A)`` pass per ``k``; the variance bounds are backed up once per ``k``
+on groups of states with the same successor set (sticky-action models: ``A`` states per group); each ``k``
+takes both forward walks in one pass over summaries stored as ``uint8`` masks. Kernels that sweep states run
+in parallel over fixed blocks (results do not depend on the number of threads). The sticky UnlockPickup BRIDGE
+MDP (97,811 reachable states, ``H = 100``, 53 iterates) is timed by ``benchmarks/sqirl.py``.
 
 Reward units. BRIDGE models are normalised into ``[0, 1]`` by an affine map recorded in
 ``mdp.meta["reward_map"]`` (:mod:`rltheory.mdps.bridge`): ``precision`` is converted to the model's
@@ -50,21 +58,15 @@ from rltheory.validation import check_int, check_real
 from .effective_horizon_iterates import (
     _iterate,
     _iterate_reference,
+    _lookahead,
+    _lookahead_reference,
     _star_summaries,
     _star_summaries_reference,
-    _var_step,
-    _var_step_reference,
+    mask_dtype,
 )
-from .effective_horizon_values import _q_reference, _values, _values_reference, reachable, reachable_reference
-from .effective_horizon_walks import (
-    _greedy_worst,
-    _greedy_worst_reference,
-    _log_count,
-    _walk_gap,
-    _walk_gap_reference,
-    _walk_ties,
-    _walk_ties_reference,
-)
+from .effective_horizon_values import _q_reference, _values, _values_reference, reachable, reachable_reference, spans
+from .effective_horizon_variance import _var_step, _var_step_reference, successor_lists, successor_lists_reference
+from .effective_horizon_walks import _greedy_worst, _greedy_worst_reference, _log_count, _walks, _walks_reference
 
 __all__ = [
     "REWARD_PRECISION",
@@ -97,11 +99,12 @@ def _log_term(H: int, A: int, k: int) -> float:
 
 
 _KERNELS = {
-    "numba": dict(reachable=reachable, values=_values, star=_star_summaries, iterate=_iterate, var_step=_var_step,
-                  walk_ties=_walk_ties, walk_gap=_walk_gap, greedy_worst=_greedy_worst),
+    "numba": dict(reachable=reachable, values=_values, star=_star_summaries, iterate=_iterate, lookahead=_lookahead,
+                  successor_lists=successor_lists, var_step=_var_step, walks=_walks, greedy_worst=_greedy_worst),
     "numpy": dict(reachable=reachable_reference, values=_values_reference, star=_star_summaries_reference,
-                  iterate=_iterate_reference, var_step=_var_step_reference, walk_ties=_walk_ties_reference,
-                  walk_gap=_walk_gap_reference, greedy_worst=_greedy_worst_reference),
+                  iterate=_iterate_reference, lookahead=_lookahead_reference,
+                  successor_lists=successor_lists_reference, var_step=_var_step_reference, walks=_walks_reference,
+                  greedy_worst=_greedy_worst_reference),
 }
 
 
@@ -317,32 +320,53 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     w0 = mdp.mu[start]
     ptr, idx = kern["reachable"](nxt, pr, start, H)
     M = _mask(ptr, idx, S)
-    Vs, Vr, Vw, W1 = _value_arrays(kern, nxt, pr, R, ptr, idx, H, S)
-    subopt, ties_star, above_star = np.zeros((S, H), np.uint64), np.zeros((H, S), np.uint64), \
-        np.zeros((H, S), np.uint64)
+    span_lo, span_hi = spans(ptr, idx, S)
+    Vs, Vr, Vw, W1 = (np.zeros((H + 1, S)) for _ in range(4))  # step-major
+    kern["values"](nxt, pr, R, ptr, idx, Vs, Vr, Vw, W1)
+    mdt = mask_dtype(A)
+    subopt_sm, ties_star, above_star = np.zeros((S, H), mdt), np.zeros((H, S), mdt), np.zeros((H, S), mdt)
     gap_star = np.zeros((H, S))
-    kern["star"](nxt, pr, R, M, Vs, precision, subopt, ties_star, gap_star, above_star)
-    subopt_tm = np.ascontiguousarray(subopt.T)
-    star = (subopt, ties_star, gap_star, above_star)
-    ties, above = np.zeros((H, S), np.uint64), np.zeros((H, S), np.uint64)
-    gap, ratio = np.zeros((H, S)), np.zeros((H, S))
-
-    def at_start(V):
-        return float(w0 @ V[start, 0])
+    kern["star"](nxt, pr, R, M, _state_major(Vs), precision, subopt_sm, ties_star, gap_star, above_star)
+    star = (np.ascontiguousarray(subopt_sm.T), ties_star, gap_star, above_star)
+    if nxt.shape[0] == 1:
+        sptr, sn, smask, gid, gptr, gn = kern["successor_lists"](nxt, pr)
+    else:  # stage-dependent successors: one group per state, successors read from the table
+        sptr, sn, smask = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        gid, gptr, gn = np.arange(S, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lists = (sptr, sn, smask)
+    identity = np.arange(S, dtype=np.int64)
+    U, U_new = np.zeros((S, H + 1)), np.zeros((S, H + 1))
+    ties, gap, above = np.zeros((H, S), mdt), np.zeros((H, S)), np.zeros((H, S), mdt)
 
     # --- effective planning window: Q^(k) = k-step lookahead values, from U = 0 (so Q^(1) = R)
-    U, U_new = np.zeros((S, H + 1)), np.zeros((S, H + 1))
     epw = None
-    for k in range(1, H + 1):
-        kern["iterate"](nxt, pr, R, M, U, Vs, *star, max(0, H - k), W1, True, False, U_new, ties, gap, above, ratio)
-        if kern["walk_ties"](nxt, pr, ties, subopt_tm, start):
-            epw = k
-            break
-        U, U_new = U_new, U
+    if nxt.shape[0] == 1 and R.shape[0] == 1:  # stationary: Q^(k)_t is the same for every t < H - k
+        L, L_new, ties_L = np.zeros(S), np.zeros(S), np.zeros((1, S), mdt)
+        for k in range(1, H + 1):
+            kern["lookahead"](nxt, pr, R, L, L_new, ties_L[0])
+            if kern["walks"](nxt, pr, lists, start, max(0, H - k), ties_L, gap, above, star, W1, identity, W1[H - 1],
+                             True, False)[0]:
+                epw = k
+                break
+            L, L_new = L_new, L
+    else:
+        for k in range(1, H + 1):
+            t_stop = max(0, H - k)
+            kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop, True, False, U_new, ties, gap, above)
+            if kern["walks"](nxt, pr, lists, start, t_stop, ties, gap, above, star, W1, identity, W1[H - 1], True,
+                             False)[0]:
+                epw = k
+                break
+            U, U_new = U_new, U
 
     # --- min_k, greedy returns and the simple effective horizon share the iterates Q^k (Q^1 = Q^rand)
-    U = Vr.copy()
-    W, W_new, G = W1.copy(), np.zeros((S, H + 1)), np.zeros((H + 1, S))
+    U[:] = _state_major(Vr)
+    # variance bounds W^k (Theorem 5.4): W^1 per state; W^k, k >= 2, per group of states with the same successors
+    G = gptr.shape[0] - 1 if nxt.shape[0] == 1 else S
+    W_in, W_in_T, gid_in = _state_major(W1), W1, identity
+    Wg, WgT = np.zeros((G, H + 1)), np.zeros((H + 1, G))
+    Wg_next, WgT_next = np.zeros((G, H + 1)), np.zeros((H + 1, G))
+    Gv = np.zeros((H + 1, S))
     min_k = None
     greedy = np.full(greedy_max_k, np.nan)
     eh = float(H) if effective_horizon else 0.0  # eh = 0 switches the effective-horizon loop off
@@ -350,35 +374,39 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     logA = math.log(A) if A > 1 else 0.0
     k = 1
     while True:
+        t_stop = max(0, H - k)
         need_ties = min_k is None or k <= greedy_max_k
-        kern["iterate"](nxt, pr, R, M, U, Vs, *star, max(0, H - k), W, need_ties, k < eh, U_new, ties, gap, above,
-                        ratio)
-        if min_k is None and kern["walk_ties"](nxt, pr, ties, subopt_tm, start):
+        kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop, need_ties, k < eh, U_new, ties, gap,
+                        above)
+        ties_ok, works, _, _, _, g_at, v_at, min_gap = kern["walks"](
+            nxt, pr, lists, start, t_stop, ties, gap, above, star, W_in_T, gid_in, W1[H - 1], min_k is None, k < eh)
+        if min_k is None and ties_ok:
             min_k = k
         if k <= greedy_max_k:
-            greedy[k - 1] = float(w0 @ kern["greedy_worst"](nxt, pr, R, ties, start, G))
-        if k < eh:
-            works, r_max, t_at, s_at, min_gap = kern["walk_gap"](nxt, pr, gap, ratio, above, start)
-            if works:
-                g_at = float(gap[t_at, s_at])
-                log_m = _log_count(g_at, float(W[s_at, t_at]), _log_term(H, A, k))
-                h_k = k + (log_m / logA if log_m > 0 else 0.0)
-                ks.append(k)
-                hks.append(h_k)
-                log_ms.append(log_m)
-                gaps.append(g_at)
-                variances.append(float(W[s_at, t_at]))
-                min_gaps.append(min_gap)
-                eh = min(eh, h_k)
+            greedy[k - 1] = float(w0 @ kern["greedy_worst"](nxt, pr, R, ties, t_stop, ties_star, start, Gv))
+        if works:
+            log_m = _log_count(g_at, v_at, _log_term(H, A, k))
+            h_k = k + (log_m / logA if log_m > 0 else 0.0)
+            ks.append(k)
+            hks.append(h_k)
+            log_ms.append(log_m)
+            gaps.append(g_at)
+            variances.append(v_at)
+            min_gaps.append(min_gap)
+            eh = min(eh, h_k)
         if min_k is not None and k >= greedy_max_k and k + 1 >= eh:
             break
         if k > 2 * H + greedy_max_k:  # pragma: no cover - min_k <= H because Q^H = Q*
             raise RuntimeError(f"{mdp.name}: no k <= H is QVI-solvable; this contradicts Q^H = Q*")
         if k + 1 < eh:  # the variance bounds are only needed while the effective-horizon loop runs
-            kern["var_step"](nxt, pr, M, W, W1, W_new)
-            W, W_new = W_new, W
+            kern["var_step"](nxt, pr, gptr, gn, W_in, gid_in, W1[H - 1], Wg_next, WgT_next)
+            W_in, W_in_T, gid_in = Wg_next, WgT_next, gid
+            Wg, WgT, Wg_next, WgT_next = Wg_next, WgT_next, Wg, WgT
         U, U_new = U_new, U
         k += 1
+
+    def at_start(V):
+        return float(w0 @ V[0, start])
 
     aliases = mdp.meta.get("state_aliases") or {}
     uniq = np.flatnonzero(M.any(axis=1))

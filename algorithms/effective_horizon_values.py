@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["reachable", "reachable_reference"]
+__all__ = ["reachable", "reachable_reference", "spans"]
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -136,6 +136,19 @@ def _values(nxt, pr, R, ptr, idx, Vs, Vr, Vw, W1):
             Vw[t, s] = worst
             Vr[t, s] = vr
             W1[t, s] = w
+
+
+def spans(ptr, idx, S):
+    """``(span_lo, span_hi)`` int64 ``(S,)``: the first step at which each state is reachable and one past the last
+    (``span_lo = H, span_hi = 0`` for a state never reachable). Plain NumPy (one pass per step)."""
+    H = ptr.shape[0] - 1
+    lo = np.full(S, H, np.int64)
+    hi = np.zeros(S, np.int64)
+    for t in range(H - 1, -1, -1):
+        lo[idx[ptr[t]:ptr[t + 1]]] = t
+    for t in range(H):
+        hi[idx[ptr[t]:ptr[t + 1]]] = t + 1
+    return lo, hi
 
 
 # ---------------------------------------------------------------------------- NumPy twins

@@ -1,10 +1,17 @@
 """Effective-horizon analysis engine, part 3: the forward walks from the initial states.
 
-``k``-QVI-solvability and the effective planning window follow every exact argmax action
-(:func:`_walk_ties`); the simple effective horizon follows the actions above the best suboptimal one and
-takes the largest ``var / gap^2`` (:func:`_walk_gap`, with :func:`_log_count`, the compiled twin of
-:func:`rltheory.bounds.effective_horizon.log_sample_count`); the greedy returns take the worst tie-breaking
-(:func:`_greedy_worst`). Compiled kernels with their NumPy twins (``*_reference``).
+``k``-QVI-solvability and the effective planning window follow every exact argmax action; the simple effective
+horizon follows the actions above the best suboptimal one and takes the largest ``var / gap^2`` (with
+:func:`_log_count`, the compiled twin of :func:`rltheory.bounds.effective_horizon.log_sample_count`). Both walks
+of one ``k`` are taken in one pass (:func:`_walks`). The greedy returns take the worst tie-breaking
+(:func:`_greedy_worst`).
+
+Summaries are split at ``t_stop = H - k``: the iterate's ``(H, S)`` arrays for ``t < t_stop`` and ``Q*``'s
+beyond (``Q^k_t = Q*_t`` there), so the ``Q*`` rows are never copied. Visited sets are a list for the
+``k``-QVI walk (few states) and boolean arrays scanned in state order for the effective-horizon walk (about
+half the reachable states; sequential reads). Successors are marked from the distinct-successor lists of
+:func:`~.effective_horizon_variance.successor_lists` (stationary tables) or from the table. Compiled kernels
+with their NumPy twins (``*_reference``).
 """
 
 from __future__ import annotations
@@ -16,9 +23,15 @@ from .effective_horizon_iterates import _unbits
 from .effective_horizon_values import _q_reference
 
 
-@nb.njit(cache=True, error_model="numpy")
-def _mark(nxt, pr, hp, s, bits, new):
-    """Mark the successors (positive probability) of the actions in ``bits``."""
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _mark(nxt, pr, hp, s, bits, new, sptr, sn, smask, csr):
+    """Mark the successors (positive probability) of the actions in ``bits``: from the lists when ``csr``."""
+    if csr:
+        b = np.uint64(bits)
+        for i in range(sptr[s], sptr[s + 1]):
+            if smask[i] & b:
+                new[sn[i]] = True
+        return
     A = nxt.shape[2]
     K = nxt.shape[3]
     for a in range(A):
@@ -28,35 +41,32 @@ def _mark(nxt, pr, hp, s, bits, new):
                     new[nxt[hp, s, a, j]] = True
 
 
-@nb.njit(cache=True, inline="always")
-def _start_sets(S, start):
-    """``(vis, new)``: boolean ``(S,)`` arrays, the visited set holding ``start`` and an empty next set."""
-    vis = np.zeros(S, np.bool_)
-    new = np.zeros(S, np.bool_)
-    for s in start:
-        vis[s] = True
-    return vis, new
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _walk_ties(nxt, pr, ties, subopt, start):
-    """The k-QVI walk: from ``start``, follow every exact argmax action; False as soon as a visited argmax
-    action is ``Q*``-suboptimal. ``ties, subopt`` step-major ``(H, S)`` bit masks; visited sets are
-    boolean arrays scanned in state order (contiguous reads)."""
-    Hp, S, A, K = nxt.shape
-    H = ties.shape[0]
-    vis, new = _start_sets(S, start)
-    for t in range(H):
-        hp = t if Hp > 1 else 0
-        for s in range(S):
-            if vis[s]:
-                if ties[t, s] & subopt[t, s]:
-                    return False
-                if t < H - 1:
-                    _mark(nxt, pr, hp, s, ties[t, s], new)
-        vis, new = new, vis
-        new[:] = False
-    return True
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _mark_list(nxt, pr, hp, s, bits, mark, out, m, sptr, sn, smask, csr):
+    """Append to ``out[m:]`` the successors of the actions in ``bits`` not yet in ``mark`` (and mark them);
+    returns the new length."""
+    if csr:
+        b = np.uint64(bits)
+        for i in range(sptr[s], sptr[s + 1]):
+            if smask[i] & b:
+                n = sn[i]
+                if not mark[n]:
+                    mark[n] = True
+                    out[m] = n
+                    m += 1
+        return m
+    A = nxt.shape[2]
+    K = nxt.shape[3]
+    for a in range(A):
+        if (bits >> np.uint64(a)) & np.uint64(1):
+            for j in range(K):
+                if pr[hp, s, a, j] > 0.0:
+                    n = nxt[hp, s, a, j]
+                    if not mark[n]:
+                        mark[n] = True
+                        out[m] = n
+                        m += 1
+    return m
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -74,47 +84,120 @@ def _log_count(gap, var, L):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _walk_gap(nxt, pr, gap, ratio, above, start):
-    """The effective-horizon walk for one ``k`` (module docstring), on step-major ``(H, S)`` summaries.
+def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlast, walk_ties, walk_gap):
+    """The ``k``-QVI walk and the effective-horizon walk for one ``k``, in one pass over the steps.
 
-    Follows the actions in ``above``; ``m`` grows with ``ratio = var / gap^2``. Returns
-    ``(works, ratio_max, t_at_max, s_at_max, min_gap)``.
+    Parameters
+    ----------
+    nxt, pr : successor table ``(Hp, S, A, K)``.
+    lists : ``(sptr, sn, smask)`` of :func:`~.effective_horizon_variance.successor_lists` (stationary tables), or
+        empty arrays (``sptr`` of length 0: mark from the table).
+    start : int64 initial states.
+    t_stop : ``ties``, ``gap``, ``above`` hold the summaries of ``Q^k`` for ``t < t_stop``; ``Q*``'s are used beyond.
+    ties : ``(H, S)`` argmax masks, or ``(1, S)`` for one row shared by every ``t < t_stop`` (lookahead iterates).
+    gap, above : ``(H, S)`` (read when ``walk_gap``).
+    star : ``(subopt, ties_star, gap_star, above_star)``, each ``(H, S)``.
+    WgT, gid, Wlast : the variance bound ``var(t, s) = WgT[t, gid[s]]`` for ``t < H - 1``, ``Wlast[s]`` at ``H - 1``.
+    walk_ties, walk_gap : which walks to take.
+
+    The ``k``-QVI walk follows every exact argmax action and fails as soon as one is ``Q*``-suboptimal. The
+    effective-horizon walk follows the actions in ``above``, with ``ratio = var / gap^2`` (0 when ``var <= 0`` or
+    ``gap = inf``), and fails where ``gap <= 0`` (``t < t_stop``: the best action ties with a suboptimal one).
+
+    Returns
+    -------
+    ``(ties_ok, gap_ok, r_max, t_at, s_at, g_at, v_at, min_gap)``: whether each walk passed (False when not taken);
+    for a passing effective-horizon walk, its largest ratio (first in ``(t, s)`` order), where, the gap and
+    variance there, and the smallest gap on the walk (zeros otherwise).
     """
+    subopt, ties_star, gap_star, above_star = star
+    sptr, sn, smask = lists
     Hp, S, A, K = nxt.shape
-    H = gap.shape[0]
-    vis, new = _start_sets(S, start)
+    H = ties_star.shape[0]
+    csr = Hp == 1 and sptr.shape[0] == S + 1
+    # The k-QVI walk visits few states: a list in order of discovery plus marks (a step costs its visited
+    # states). The effective-horizon walk visits about half of them: boolean sets scanned in state order
+    # (sequential reads of the step's summaries; the largest ratio is the first in (t, s) order).
+    cur_t, new_t = np.empty(S, np.int64), np.empty(S, np.int64)
+    mark_t = np.zeros(S, np.bool_)
+    vg = np.zeros(S, np.bool_)
+    ng = np.zeros(S, np.bool_)
+    n_t = 0
+    for s in start:
+        vg[s] = True
+        if not mark_t[s]:
+            mark_t[s] = True
+            cur_t[n_t] = s
+            n_t += 1
+    mark_t[:] = False
+    ties_ok = walk_ties
+    gap_ok = walk_gap
     r_max = -1.0
     t_at = -1
     s_at = -1
+    g_at = 0.0
+    v_at = 0.0
     min_gap = np.inf
     for t in range(H):
+        if not (ties_ok or gap_ok):
+            break
         hp = t if Hp > 1 else 0
-        for s in range(S):
-            if vis[s]:
-                r = ratio[t, s]
-                if r < 0.0:
-                    return False, 0.0, -1, -1, 0.0
-                g = gap[t, s]
+        below = t < t_stop
+        tr = t if ties.shape[0] > 1 else 0
+        more = t < H - 1
+        if ties_ok:
+            m = 0
+            for i in range(n_t):
+                s = cur_t[i]
+                tie = ties[tr, s] if below else ties_star[t, s]
+                if tie & subopt[t, s]:
+                    ties_ok = False
+                    break
+                if more:
+                    m = _mark_list(nxt, pr, hp, s, tie, mark_t, new_t, m, sptr, sn, smask, csr)
+            for i in range(m):
+                mark_t[new_t[i]] = False
+            cur_t, new_t = new_t, cur_t
+            n_t = m
+        if gap_ok:
+            for s in range(S):
+                if not vg[s]:
+                    continue
+                v = WgT[t, gid[s]] if more else Wlast[s]
+                if below:
+                    g = gap[t, s]
+                    abv = above[t, s]
+                    if g <= 0.0:
+                        gap_ok = False
+                        break
+                else:
+                    g = gap_star[t, s]
+                    abv = above_star[t, s]
+                r = 0.0 if (v <= 0.0 or g == np.inf) else v / (g * g)
                 if g < min_gap:
                     min_gap = g
                 if r > r_max:
                     r_max = r
                     t_at = t
                     s_at = s
-                if t < H - 1:
-                    _mark(nxt, pr, hp, s, above[t, s], new)
-        vis, new = new, vis
-        new[:] = False
-    return True, r_max, t_at, s_at, min_gap
+                    g_at = g
+                    v_at = v
+                if more:
+                    _mark(nxt, pr, hp, s, abv, ng, sptr, sn, smask, csr)
+            vg, ng = ng, vg
+            ng[:] = False
+    if not gap_ok:
+        return ties_ok, False, 0.0, -1, -1, 0.0, 0.0, 0.0
+    return ties_ok, True, r_max, t_at, s_at, g_at, v_at, min_gap
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _greedy_worst(nxt, pr, R, ties, start, G):
-    """Worst-case return, over tie-breaking, of policies that take only actions in ``ties`` (the greedy ones).
+def _greedy_worst(nxt, pr, R, ties, t_stop, ties_star, start, G):
+    """Worst-case return, over tie-breaking, of policies that take only actions in the argmax masks (greedy ones).
 
-    A forward pass marks the greedy cone; then ``G[t, s] = min`` over tied ``a`` of
-    ``R_t(s, a) + E G[t + 1, .]`` backwards on the cone. ``ties (H, S)``; ``G (H + 1, S)`` is scratch.
-    Returns ``G[0, start]``.
+    The masks are ``ties (H, S)`` for ``t < t_stop`` and ``ties_star (H, S)`` beyond. A forward pass marks the
+    greedy cone; then ``G[t, s] = min`` over tied ``a`` of ``R_t(s, a) + E G[t + 1, .]`` backwards on the cone.
+    ``G (H + 1, S)`` is scratch. Returns ``G[0, start]``.
     """
     Hp, S, A, K = nxt.shape
     Hr = R.shape[0]
@@ -122,11 +205,13 @@ def _greedy_worst(nxt, pr, R, ties, start, G):
     cone = np.zeros((H, S), np.bool_)
     for s in start:
         cone[0, s] = True
+    e = np.zeros(0, np.int64)
+    em = np.zeros(0, np.uint64)
     for t in range(H - 1):
         hp = t if Hp > 1 else 0
         for s in range(S):
             if cone[t, s]:
-                _mark(nxt, pr, hp, s, ties[t, s], cone[t + 1])
+                _mark(nxt, pr, hp, s, ties[t, s] if t < t_stop else ties_star[t, s], cone[t + 1], e, e, em, False)
     G[H, :] = 0.0
     for t in range(H - 1, -1, -1):
         hp = t if Hp > 1 else 0
@@ -134,9 +219,10 @@ def _greedy_worst(nxt, pr, R, ties, start, G):
         for s in range(S):
             if not cone[t, s]:
                 continue
+            tie = ties[t, s] if t < t_stop else ties_star[t, s]
             g = np.inf
             for a in range(A):
-                if (ties[t, s] >> np.uint64(a)) & np.uint64(1):
+                if (tie >> np.uint64(a)) & np.uint64(1):
                     acc = 0.0
                     for j in range(K):
                         p = pr[hp, s, a, j]
@@ -157,50 +243,54 @@ def _greedy_worst(nxt, pr, R, ties, start, G):
 
 def _follow_reference(nxt, pr, t, cur, bits):
     hp = t if nxt.shape[0] > 1 else 0
-    rows, acts = np.nonzero(_unbits(bits, nxt.shape[2]))
+    rows, acts = np.nonzero(_unbits(np.asarray(bits, np.uint64), nxt.shape[2]))
     n, p = nxt[hp, cur[rows], acts], pr[hp, cur[rows], acts]
     return np.unique(n[p > 0])
 
 
-def _walk_ties_reference(nxt, pr, ties, subopt, start):
-    """Twin of :func:`_walk_ties`."""
-    H = ties.shape[0]
-    cur = np.unique(start)
+def _walks_reference(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlast, walk_ties, walk_gap):
+    """Twin of :func:`_walks` (``lists`` unused)."""
+    subopt, ties_star, gap_star, above_star = star
+    H = ties_star.shape[0]
+    cur_t = np.unique(start) if walk_ties else None
+    cur_g = np.unique(start) if walk_gap else None
+    r_max, t_at, s_at, g_at, v_at, min_gap = -1.0, -1, -1, 0.0, 0.0, np.inf
     for t in range(H):
-        if (ties[t, cur] & subopt[t, cur]).any():
-            return False
-        cur = _follow_reference(nxt, pr, t, cur, ties[t, cur])
-    return True
+        below = t < t_stop
+        if cur_t is not None:
+            tie = ties[t if ties.shape[0] > 1 else 0, cur_t] if below else ties_star[t, cur_t]
+            cur_t = None if (tie & subopt[t, cur_t]).any() else _follow_reference(nxt, pr, t, cur_t, tie)
+        if cur_g is not None:
+            v = WgT[t, gid[cur_g]] if t < H - 1 else Wlast[cur_g]
+            g, abv = (gap[t, cur_g], above[t, cur_g]) if below else (gap_star[t, cur_g], above_star[t, cur_g])
+            if below and (g <= 0).any():
+                cur_g = None
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.where((v <= 0) | (g == np.inf), 0.0, v / (g * g))
+            min_gap = min(min_gap, float(g.min()))
+            j = int(np.argmax(r))  # first maximum in state order, as the kernel scans
+            if r[j] > r_max:
+                r_max, t_at, s_at, g_at, v_at = float(r[j]), t, int(cur_g[j]), float(g[j]), float(v[j])
+            cur_g = _follow_reference(nxt, pr, t, cur_g, abv)
+    if cur_g is None:
+        return cur_t is not None, False, 0.0, -1, -1, 0.0, 0.0, 0.0
+    return cur_t is not None, True, r_max, t_at, s_at, g_at, v_at, min_gap
 
 
-def _walk_gap_reference(nxt, pr, gap, ratio, above, start):
-    """Twin of :func:`_walk_gap`."""
-    H = gap.shape[0]
-    cur = np.unique(start)
-    r_max, t_at, s_at, min_gap = -1.0, -1, -1, np.inf
-    for t in range(H):
-        r = ratio[t, cur]
-        if (r < 0.0).any():
-            return False, 0.0, -1, -1, 0.0
-        min_gap = min(min_gap, float(gap[t, cur].min()))
-        j = int(np.argmax(r))  # first maximum in state order, as the kernel scans
-        if r[j] > r_max:
-            r_max, t_at, s_at = float(r[j]), t, int(cur[j])
-        cur = _follow_reference(nxt, pr, t, cur, above[t, cur])
-    return True, r_max, t_at, s_at, min_gap
-
-
-def _greedy_worst_reference(nxt, pr, R, ties, start, G):
+def _greedy_worst_reference(nxt, pr, R, ties, t_stop, ties_star, start, G):
     """Twin of :func:`_greedy_worst`."""
     H = ties.shape[0]
+
+    def tie(t, cur):
+        return ties[t, cur] if t < t_stop else ties_star[t, cur]
+
     cone = [np.unique(start)]
     for t in range(H - 1):
-        cone.append(_follow_reference(nxt, pr, t, cone[-1], ties[t, cone[-1]]))
+        cone.append(_follow_reference(nxt, pr, t, cone[-1], tie(t, cone[-1])))
     G[H, :] = 0.0
     for t in range(H - 1, -1, -1):
         cur = cone[t]
         Gq = _q_reference(nxt, pr, R, t, cur, G.T, t + 1)
-        G[t, cur] = np.where(_unbits(ties[t, cur], nxt.shape[2]), Gq, np.inf).min(axis=1)
+        G[t, cur] = np.where(_unbits(np.asarray(tie(t, cur), np.uint64), nxt.shape[2]), Gq, np.inf).min(axis=1)
     return G[0, np.asarray(start)].copy()
-
-

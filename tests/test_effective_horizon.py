@@ -88,9 +88,10 @@ def naive_analysis(mdp, precision):
     # simple effective horizon (Theorem 5.4)
     var = (Qr - Qw) * (Qs - Qw)
     Q, best = Qr.copy(), float(H)
+    per_k = {"ks": [], "horizons_k": [], "log_ms": [], "min_gaps": []}
     k = 1
     while k < best:
-        cur, ok, log_m = start, True, 0.0
+        cur, ok, log_m, min_gap = start, True, 0.0, np.inf
         for t in range(H):
             nxt_set = set()
             for s in cur:
@@ -99,6 +100,7 @@ def naive_analysis(mdp, precision):
                 if Q[t, s].max() == bsub:
                     ok = False
                     break
+                min_gap = min(min_gap, Q[t, s].max() - bsub)
                 log_m = max(log_m, eh.log_sample_count(max(0.0, var[t, s].max()), Q[t, s].max() - bsub, H, A, k))
                 for a in range(A):
                     if Q[t, s, a] > bsub:
@@ -107,7 +109,10 @@ def naive_analysis(mdp, precision):
                 break
             cur = nxt_set
         if ok:
-            best = min(best, k + (log_m / math.log(A) if log_m > 0 else 0.0))
+            h_k = k + (log_m / math.log(A) if log_m > 0 else 0.0)
+            best = min(best, h_k)
+            for key, v in zip(per_k, (k, h_k, log_m, min_gap), strict=True):
+                per_k[key].append(v)
         new_var = var.copy()
         for t in range(H - 1):
             for s in range(S):
@@ -117,7 +122,7 @@ def naive_analysis(mdp, precision):
         k += 1
     w = mdp.mu
     return {"min_k": min_k, "epw": epw, "effective_horizon": best, "v_star": float(w @ Vs[0]),
-            "v_random": float(w @ Vr[0]), "v_worst": float(w @ Vw[0])}
+            "v_random": float(w @ Vr[0]), "v_worst": float(w @ Vw[0]), **per_k}
 
 
 def bridge_like(rng, S, A, H, p):
@@ -353,7 +358,7 @@ def test_engine_modules_are_small_and_kernels_cached():
     from numba.core.dispatcher import Dispatcher
 
     names = ["rltheory.bounds.effective_horizon", *(f"rltheory.algorithms.effective_horizon_{m}"
-                                                     for m in ("analysis", "values", "iterates", "walks"))]
+                                                     for m in ("analysis", "values", "iterates", "walks", "variance"))]
     kernels = 0
     for name in names:
         mod = importlib.import_module(name)
