@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import matplotlib
 import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from .errors import InvalidDataError, InvalidParameterError
 from .validation import check_int, check_real
@@ -49,6 +51,7 @@ __all__ = [
     "figure_legend",
     "integer_ticks",
     "note_box",
+    "stamp_footer",
     "savefig",
 ]
 
@@ -349,12 +352,41 @@ def note_box(ax, text: str, *, loc: str = "lower right", fontsize: float = 7.0):
                          "alpha": 0.9})
 
 
-def savefig(fig: Figure, path: str | os.PathLike, *, dpi: float | None = None) -> Path:
+def stamp_footer(fig: Figure, text: str, *, fontsize: float = 7.0, color: str = "#333333",
+                 dpi: float | None = None):
+    """Write ``text`` in a strip added under ``fig`` (right-aligned, wrapped to the figure's width).
+
+    The strip lies below the figure's own area, so the footer never covers a panel, a label or a
+    legend, and the figure's layout is unchanged. Returns the region to save, in inches (a
+    :class:`matplotlib.transforms.Bbox`: the figure plus the strip), for
+    ``savefig(fig, path, bbox_inches=...)``; saved without it, the footer is cut off. The strip is a
+    whole number of pixels at ``dpi`` (default :data:`STYLE`'s), so the figure above it is drawn
+    pixel for pixel as without the footer.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidParameterError("text", f"must be a non-empty string, got {text!r}", value=text)
+    width, height = fig.get_size_inches()
+    # DejaVu Sans averages about 0.55 em per character
+    chars = max(20, int(width * 72.0 / (0.55 * fontsize)) - 4)
+    pad = 0.06  # inches
+    # figure coordinates (savefig's bbox_inches shifts them with the saved region; inches would not move)
+    artist = fig.text(1.0 - pad / width, -pad / height, textwrap.fill(text, chars), ha="right", va="top",
+                      fontsize=fontsize, color=color)
+    fig.draw_without_rendering()
+    extent = artist.get_window_extent().transformed(fig.dpi_scale_trans.inverted())
+    dpi = STYLE["savefig.dpi"] if dpi is None else dpi
+    bottom = math.floor((min(extent.y0, -pad) - pad) * dpi) / dpi
+    left = min(0.0, math.floor((extent.x0 - pad) * dpi) / dpi)
+    return Bbox([[left, bottom], [width, height]])
+
+
+def savefig(fig: Figure, path: str | os.PathLike, *, dpi: float | None = None, bbox_inches=None) -> Path:
     """Save ``fig`` to ``path`` atomically and byte-reproducibly; returns the path.
 
     The format follows the suffix (``.png``, ``.pdf``, ``.svg``). Metadata that would embed the
     matplotlib version or a date is removed; the file is written under a temporary name and
-    renamed into place, so readers never see a partial image.
+    renamed into place, so readers never see a partial image. ``bbox_inches``: the region saved
+    (matplotlib's argument; e.g. what :func:`stamp_footer` returns); default the figure's area.
     """
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
@@ -367,7 +399,7 @@ def savefig(fig: Figure, path: str | os.PathLike, *, dpi: float | None = None) -
     try:
         with style():
             fig.savefig(tmp, format=fmt, dpi=dpi if dpi is not None else STYLE["savefig.dpi"],
-                        metadata=_NO_METADATA.get(fmt))
+                        metadata=_NO_METADATA.get(fmt), bbox_inches=bbox_inches)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
