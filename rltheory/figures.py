@@ -330,9 +330,9 @@ def mode_stamp(name: str, full: bool, scale: str = "") -> str:
     """The footer stamped on every PNG: its mode, the recipe's scale, and how to get the other mode."""
     scale = " ".join(str(scale).split())
     if full:
-        return f"FULL MODE (the paper's scale{': ' + scale if scale else ''}); rltheory reproduce {name} --full"
+        return f"FULL MODE (full scale{': ' + scale if scale else ''}); made by: rltheory reproduce {name} --full"
     return (f"QUICK MODE (reduced scale{': ' + scale if scale else ''}); "
-            f"the paper's scale: rltheory reproduce {name} --full")
+            f"full scale: rltheory reproduce {name} --full")
 
 
 # ---------------------------------------------------------------------------- manifest

@@ -357,24 +357,36 @@ def stamp_footer(fig: Figure, text: str, *, fontsize: float = 7.0, color: str = 
     """Write ``text`` in a strip added under ``fig`` (right-aligned, wrapped to the figure's width).
 
     The strip lies below the figure's own area, so the footer never covers a panel, a label or a
-    legend, and the figure's layout is unchanged. Returns the region to save, in inches (a
-    :class:`matplotlib.transforms.Bbox`: the figure plus the strip), for
-    ``savefig(fig, path, bbox_inches=...)``; saved without it, the footer is cut off. The strip is a
-    whole number of pixels at ``dpi`` (default :data:`STYLE`'s), so the figure above it is drawn
-    pixel for pixel as without the footer.
+    legend. Returns the region to save, in inches (a :class:`matplotlib.transforms.Bbox`: the
+    figure plus the strip), for ``savefig(fig, path, bbox_inches=...)``; saved without it, the
+    footer is cut off. The figure's layout is computed here (at ``dpi``, default :data:`STYLE`'s
+    ``savefig.dpi``) and then frozen (layout engine ``"none"``), and figure legends are pinned to
+    the figure's own area, so that the saved region does not move them into the strip; the strip
+    is a whole number of pixels at ``dpi``. Draw nothing more on ``fig`` afterwards.
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidParameterError("text", f"must be a non-empty string, got {text!r}", value=text)
-    width, height = fig.get_size_inches()
-    # DejaVu Sans averages about 0.55 em per character
-    chars = max(20, int(width * 72.0 / (0.55 * fontsize)) - 4)
-    pad = 0.06  # inches
-    # figure coordinates (savefig's bbox_inches shifts them with the saved region; inches would not move)
-    artist = fig.text(1.0 - pad / width, -pad / height, textwrap.fill(text, chars), ha="right", va="top",
-                      fontsize=fontsize, color=color)
-    fig.draw_without_rendering()
-    extent = artist.get_window_extent().transformed(fig.dpi_scale_trans.inverted())
     dpi = STYLE["savefig.dpi"] if dpi is None else dpi
+    width, height = fig.get_size_inches()
+    old_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        fig.draw_without_rendering()  # the layout engine places everything, at the saving resolution
+        fig.set_layout_engine("none")  # ... and its positions are kept from here on
+        # savefig(bbox_inches=region) makes the region the figure's bbox, to which figure legends are
+        # anchored by default ("outside lower center" would drop into the strip): anchor them to the
+        # figure's own area (figure coordinates, which the saved region leaves in place)
+        for legend in fig.legends:
+            legend.set_bbox_to_anchor((0.0, 0.0, 1.0, 1.0), transform=fig.transFigure)
+        # DejaVu Sans averages about 0.55 em per character
+        chars = max(20, int(width * 72.0 / (0.55 * fontsize)) - 4)
+        pad = 0.06  # inches
+        artist = fig.text(1.0 - pad / width, -pad / height, textwrap.fill(text, chars), ha="right", va="top",
+                          fontsize=fontsize, color=color)
+        fig.draw_without_rendering()
+        extent = artist.get_window_extent().transformed(fig.dpi_scale_trans.inverted())
+    finally:
+        fig.set_dpi(old_dpi)
     bottom = math.floor((min(extent.y0, -pad) - pad) * dpi) / dpi
     left = min(0.0, math.floor((extent.x0 - pad) * dpi) / dpi)
     return Bbox([[left, bottom], [width, height]])

@@ -83,32 +83,50 @@ def test_mode_stamp_text():
     assert quick.startswith("QUICK MODE (reduced scale: 8 replicates x 2,000 episodes)")
     assert "rltheory reproduce ucbvi-regret --full" in quick
     full = F.mode_stamp("ucbvi-regret", True)
-    assert full.startswith("FULL MODE (the paper's scale)") and "QUICK" not in full
+    assert full.startswith("FULL MODE (full scale)") and "QUICK" not in full
+
+
+def _two_panels(axes_legend_below: bool):
+    fig, axes = P.subplots(1, 2)
+    for ax in axes:
+        ax.plot([0, 1, 2], [0, 1, 4], label="x")
+        ax.plot([0, 1, 2], [1, 1, 3], label="y")
+    if axes_legend_below:
+        P.legend_outside(axes[0], side="below")
+    P.figure_legend(fig, axes)  # "outside lower center": the legend nearest the strip
+    fig.suptitle("a title")
+    return fig
 
 
 def test_footer_is_added_below_the_figure_without_changing_it(tmp_path):
-    def draw():
-        fig, ax = P.subplots()
-        ax.plot([0, 1, 2], [0, 1, 4], label="x")
-        P.legend_outside(ax, side="below")
-        return fig
-
-    plain = P.savefig(draw(), tmp_path / "plain.png")
-    fig = draw()
+    plain = P.savefig(_two_panels(False), tmp_path / "plain.png")
+    fig = _two_panels(False)
     region = P.stamp_footer(fig, F.mode_stamp("some-figure", False, "3 replicates, a long scale text " * 6))
     width, height = fig.get_size_inches()
     assert region.y0 < -0.1 and region.y1 == height and region.x1 == width
     footer = next(t for t in fig.texts if t.get_text().startswith("QUICK MODE"))
-    assert footer.get_window_extent().y1 < 0  # wholly below the figure's area: it covers nothing
+    assert "\n" in footer.get_text()  # wrapped to the figure's width
     stamped = P.savefig(fig, tmp_path / "stamped.png", bbox_inches=region)
     a, b = png_pixels(plain), png_pixels(stamped)
-    assert a.shape[1] == b.shape[1] and b.shape[0] > a.shape[0]  # a strip added under the figure
-    # the figure itself, up to anti-aliasing of the curves (the footer would darken whole rows)
-    assert np.abs(b[: a.shape[0]] - a).mean() < 0.01
-    strip = b[a.shape[0]:, :, :3]
-    assert strip.min() < 0.5  # the strip holds dark text
+    dpi = P.STYLE["savefig.dpi"]
+    assert a.shape[1] == b.shape[1] and b.shape[0] == a.shape[0] + round(-region.y0 * dpi)
+    # the figure, pixel for pixel (the figure legend, anchored to the saved region by default, would drop
+    # into the strip), and dark text in the strip
+    assert np.array_equal(b[: a.shape[0]], a)
+    assert b[a.shape[0]:, :, :3].min() < 0.5
     with pytest.raises(InvalidParameterError, match="text"):
         P.stamp_footer(fig, "  ")
+
+
+def test_footer_lies_below_every_other_artist():
+    fig = _two_panels(True)  # an axes legend below the x-axis too
+    P.stamp_footer(fig, "QUICK MODE")
+    fig.draw_without_rendering()
+    footer = next(t for t in fig.texts if t.get_text() == "QUICK MODE")
+    assert footer.get_window_extent().y1 < 0  # wholly below the figure's area
+    for artist in [*fig.legends, *fig.axes, fig.axes[0].get_legend(), fig._suptitle]:  # the rest inside it
+        assert artist.get_window_extent().y0 >= 0, artist
+    assert fig.get_layout_engine() is None or type(fig.get_layout_engine()).__name__ == "PlaceHolderLayoutEngine"
 
 
 def test_reproduce_stamps_every_png_with_its_mode(tmp_path, monkeypatch):
