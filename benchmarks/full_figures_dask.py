@@ -1,0 +1,182 @@
+"""Full-mode figures too long for 2 cores: time their sweep's chunks on a Dask LocalCluster, extrapolate.
+
+The full-mode sweeps of ``ucbvi-regret``, ``stepmix-*`` and ``sqirl-sample-complexity`` are grids of
+:func:`rltheory.experiments.sweep` configurations, each split by the runner into chunks of
+``chunk_replicates = 8`` replicates (the runner's default, what the recipes use). Chunks are independent
+(embarrassingly parallel), so the sweep on N workers takes about ``sum(chunk times) / N`` (never less than
+the longest chunk).
+
+Method (stated in MANIFEST.md's estimates): for every configuration of the figure's full sweep, ONE chunk
+(8 replicates, seed 0) is run on a ``distributed.LocalCluster`` worker (2 worker processes, 1 thread each,
+as in ``tests/test_dask.py``) at ``1/FRACTION`` of the full episode count, after a warm-up run of the same
+learner on the same worker (Numba loading is not timed); the chunk's full-episode time is the measured
+time times ``FRACTION`` (the learners' per-episode cost does not grow with the episode index: UCBVI-type
+learners plan once per episode over a fixed model size). Then
+
+* one worker (what ``make figures FULL=1`` does on this machine: the recipes' sweeps use ``workers=1``):
+  ``T1 = sum over configurations of n_chunks * t_chunk``;
+* N workers: ``max(T1 / N, max t_chunk)``.
+
+Recipes that call their learners' ``run`` themselves, not through the runner (``rewardfree-*``), have no
+chunks to spread over workers; ``--direct`` times them in this process instead: every (instance, learner)
+run of the full setting once, with one replicate and ``1/FRACTION`` of its episodes (at least
+``MIN_EPISODES``), scaled by ``FRACTION`` x replicates (cost is linear in both: replicates are independent
+runs, and the per-episode cost does not grow with the episode index).
+
+Timings are on a shared machine (other processes running): upper bounds. Usage::
+
+    python benchmarks/full_figures_dask.py ucbvi-regret [--fraction 50]
+    python benchmarks/full_figures_dask.py rewardfree-horizon --direct [--fraction 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+
+CHUNK = 8  # the runner's default chunk_replicates, used by the recipes
+
+
+def timed_chunk(algo, mdp, episodes: int, replicates: int) -> float:
+    """Seconds for one chunk (``replicates`` replicates x ``episodes``) through the runner, in this process."""
+    from rltheory.experiments import run_experiment
+
+    run_experiment(algo, mdp, 2, replicates=1, seed=123, cache_dir=False, workers=1, progress=False)  # warm-up
+    t0 = time.perf_counter()
+    run_experiment(algo, mdp, episodes, replicates=replicates, seed=0, cache_dir=False, workers=1, progress=False)
+    return time.perf_counter() - t0
+
+
+def full_sweep(figure: str) -> tuple[list[tuple], int, int, float]:
+    """``(configs, episodes, replicates, in_process_seconds)`` of ``figure``'s full-mode sweep.
+
+    ``configs``: ``(label, algorithm, model)`` as the recipe passes them to ``sweep``; ``in_process_seconds``:
+    work the recipe does outside the sweep, timed here (the exact effective-horizon analyses of sqirl)."""
+    if figure == "ucbvi-regret":
+        from rltheory.paper_figures import ucbvi
+
+        episodes, replicates = ucbvi.budget(False)
+        configs = [(f"{mdp.name}|{label}", algo, mdp) for mdp in ucbvi.environments()
+                   for label, algo in ucbvi.configurations().items()]
+        return configs, episodes, replicates, 0.0
+    if figure.startswith("stepmix"):
+        from rltheory.paper_figures import stepmix
+
+        episodes, replicates = stepmix.budget(False)
+        return [("|".join(map(str, key)), algo, mdp) for key, algo, mdp in stepmix.configurations()], \
+            episodes, replicates, 0.0
+    if figure == "sqirl-sample-complexity":
+        from rltheory.paper_figures import sqirl
+
+        episodes, replicates = sqirl.BUDGET[False]
+        configs, t0 = [], time.perf_counter()
+        for _, mdp in sqirl.learning_instances(False):
+            k = sqirl.analyze(mdp).best_k()
+            configs += [(f"{mdp.name}|{label}", algo, mdp) for label, algo in sqirl.learners(mdp, k).items()]
+        return configs, episodes, replicates, time.perf_counter() - t0
+    raise SystemExit(f"no sweep description for {figure!r}")
+
+
+MIN_EPISODES = 64
+
+
+def direct_runs(figure: str) -> list[tuple[str, object, object, int, int, dict]]:
+    """``(label, algorithm, model, episodes, replicates, run_kwargs)`` of every run ``figure`` makes in full mode."""
+    from rltheory.paper_figures import reward_free as rf
+
+    out = []
+    if figure == "rewardfree-rate":
+        c = rf.RATE[False]
+        for d in c["ds"]:
+            out.append((f"d={d}", rf.HFUCRLRFE(beta_scale=rf.BETA_SCALE, delta=rf.DELTA),
+                        rf.mixture_of_kernels(rf.S, rf.A, d, H=c["H"], seed=d), c["K"], c["seeds"], {}))
+    elif figure == "rewardfree-horizon":
+        c = rf.HORIZON[False]
+        for H in c["Hs"]:
+            m = rf.mixture_of_kernels(rf.S, rf.A, c["d"], H=H, seed=4)
+            out += [(f"{name}, H={H}", algo, m, c["K"], c["seeds"], {}) for name, algo in rf.learners().items()]
+    elif figure == "rewardfree-dimension":
+        c = rf.DIMENSION[False]
+        for d in c["ds"]:
+            m = rf.mixture_of_kernels(rf.S, rf.A, d, H=c["H"], seed=d)
+            out.append((f"HF-UCRL-RFE++, d={d}", rf.HFUCRLRFE(beta_scale=rf.BETA_SCALE, delta=rf.DELTA), m, c["K"],
+                        c["seeds"], {}))
+            out.append((f"random, d={d}", rf.RandomExploration(), m, c["K"], c["seeds"], {}))
+    elif figure == "rewardfree-lower-bound":
+        c = rf.LOWER[False]
+        for d in c["ds"]:
+            for K in c["Ks"]:  # one run per seed, each on its own instance; timed on seed 0's
+                inst = rf.hard_instance(d, c["H"], K, seed=1000 * d)
+                algo = rf.HFUCRLRFE(beta_scale=rf.BETA_SCALE, delta=rf.DELTA, n_random_rewards=rf.LOWER_RANDOM_REWARDS)
+                out.append((f"d={d}, K={K}", algo, inst.model, K, c["seeds"], {}))
+    else:
+        raise SystemExit(f"no direct-run description for {figure!r}")
+    return out
+
+
+def main_direct(figure: str, fraction: float) -> int:
+    runs = direct_runs(figure)
+    warmed, rows = set(), []
+    for label, algo, model, episodes, replicates, kw in runs:
+        if type(algo) not in warmed:
+            algo.run(model, 2, replicates=1, seed=123, **kw)
+            warmed.add(type(algo))
+        short = min(episodes, max(MIN_EPISODES, math.ceil(episodes / fraction)))
+        t0 = time.perf_counter()
+        algo.run(model, short, replicates=1, seed=0, **kw)
+        seconds = time.perf_counter() - t0
+        full = seconds * (episodes / short) * replicates
+        rows.append({"run": label, "episodes_timed": short, "seconds": seconds, "full_s": full})
+        print(f"{label:40s} {seconds:8.2f} s at {short:,} of {episodes:,} episodes x 1 of {replicates} replicates "
+              f"-> {full:9.1f} s", file=sys.stderr, flush=True)
+    print(json.dumps({"figure": figure, "runs": len(rows), "fraction": fraction,
+                      "one_process_s": sum(r["full_s"] for r in rows)}, indent=1))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("figure")
+    parser.add_argument("--fraction", type=float, default=50.0, help="time chunks at episodes / FRACTION")
+    parser.add_argument("--workers", type=int, nargs="*", default=[2, 8, 32, 64])
+    parser.add_argument("--direct", action="store_true", help="time the recipe's own runs in this process")
+    args = parser.parse_args(argv)
+    if args.direct:
+        return main_direct(args.figure, args.fraction)
+    import distributed
+
+    configs, episodes, replicates, outside = full_sweep(args.figure)
+    short = max(1, math.ceil(episodes / args.fraction))
+    fraction = episodes / short
+    n_chunks = math.ceil(replicates / CHUNK)
+    rows = []
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                                  silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        t0 = time.perf_counter()
+        futures = {label: client.submit(timed_chunk, algo, mdp, short, CHUNK, pure=False)
+                   for label, algo, mdp in configs}
+        for label, fut in futures.items():
+            seconds = fut.result()
+            rows.append({"config": label, "chunk_s_measured": seconds, "chunk_s_full": seconds * fraction,
+                         "chunks": n_chunks})
+            print(f"{label:70s} {seconds:8.2f} s at {short:,} episodes -> {seconds * fraction:9.1f} s per full chunk",
+                  file=sys.stderr, flush=True)
+        wall = time.perf_counter() - t0
+    t1 = sum(r["chunk_s_full"] * r["chunks"] for r in rows) + outside
+    longest = max(r["chunk_s_full"] for r in rows)
+    summary = {"figure": args.figure, "episodes": episodes, "replicates": replicates, "chunk_replicates": CHUNK,
+               "configs": len(rows), "chunks": len(rows) * n_chunks, "timed_at_episodes": short,
+               "fraction": fraction, "outside_sweep_s": outside, "one_worker_s": t1, "longest_chunk_s": longest,
+               "measurement_wall_s": wall,
+               "workers": {n: max(t1 / n, longest + outside) for n in args.workers}}
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
