@@ -14,8 +14,11 @@ time times ``FRACTION`` (the learners' per-episode cost does not grow with the e
 learners plan once per episode over a fixed model size). Then
 
 * one worker (what ``make figures FULL=1`` does on this machine: the recipes' sweeps use ``workers=1``):
-  ``T1 = sum over configurations of n_chunks * t_chunk``;
+  ``T1 = sum over configurations of (replicates / 8) * t_chunk`` (the last chunk may hold fewer replicates);
 * N workers: ``max(T1 / N, max t_chunk)``.
+
+Both the chunks' wall times (on the loaded machine: upper bounds) and their CPU times (what a chunk takes on
+a core of its own: the better guide for a cluster's dedicated workers) are reported.
 
 Recipes that call their learners' ``run`` themselves, not through the runner (``rewardfree-*``), have no
 chunks to spread over workers; ``--direct`` times them in this process instead: every (instance, learner)
@@ -41,14 +44,15 @@ import time
 CHUNK = 8  # the runner's default chunk_replicates, used by the recipes
 
 
-def timed_chunk(algo, mdp, episodes: int, replicates: int) -> float:
-    """Seconds for one chunk (``replicates`` replicates x ``episodes``) through the runner, in this process."""
+def timed_chunk(algo, mdp, episodes: int, replicates: int) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds for one chunk (``replicates`` replicates x ``episodes``) through the runner, in
+    this process. The CPU time is what the chunk would take on a core of its own (the machine is shared)."""
     from rltheory.experiments import run_experiment
 
     run_experiment(algo, mdp, 2, replicates=1, seed=123, cache_dir=False, workers=1, progress=False)  # warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run_experiment(algo, mdp, episodes, replicates=replicates, seed=0, cache_dir=False, workers=1, progress=False)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def full_sweep(figure: str) -> tuple[list[tuple], int, int, float]:
@@ -126,15 +130,18 @@ def main_direct(figure: str, fraction: float) -> int:
             algo.run(model, 2, replicates=1, seed=123, **kw)
             warmed.add(type(algo))
         short = min(episodes, max(MIN_EPISODES, math.ceil(episodes / fraction)))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         algo.run(model, short, replicates=1, seed=0, **kw)
-        seconds = time.perf_counter() - t0
-        full = seconds * (episodes / short) * replicates
-        rows.append({"run": label, "episodes_timed": short, "seconds": seconds, "full_s": full})
-        print(f"{label:40s} {seconds:8.2f} s at {short:,} of {episodes:,} episodes x 1 of {replicates} replicates "
-              f"-> {full:9.1f} s", file=sys.stderr, flush=True)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        scale = (episodes / short) * replicates
+        rows.append({"run": label, "episodes_timed": short, "seconds": seconds, "full_s": seconds * scale,
+                     "full_cpu_s": cpu * scale})
+        print(f"{label:40s} {seconds:8.2f} s (CPU {cpu:.2f} s) at {short:,} of {episodes:,} episodes x 1 of "
+              f"{replicates} replicates -> {seconds * scale:9.1f} s (CPU {cpu * scale:9.1f} s)",
+              file=sys.stderr, flush=True)
     print(json.dumps({"figure": figure, "runs": len(rows), "fraction": fraction,
-                      "one_process_s": sum(r["full_s"] for r in rows)}, indent=1))
+                      "one_process_s": sum(r["full_s"] for r in rows),
+                      "one_process_cpu_s": sum(r["full_cpu_s"] for r in rows)}, indent=1))
     return 0
 
 
@@ -153,6 +160,7 @@ def main(argv=None) -> int:
     short = max(1, math.ceil(episodes / args.fraction))
     fraction = episodes / short
     n_chunks = math.ceil(replicates / CHUNK)
+    chunk_equivalents = replicates / CHUNK  # the last chunk may be partial; a chunk's cost is linear in replicates
     rows = []
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
                                   silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
@@ -161,19 +169,23 @@ def main(argv=None) -> int:
         futures = {label: client.submit(timed_chunk, algo, mdp, short, CHUNK, pure=False)
                    for label, algo, mdp in configs}
         for label, fut in futures.items():
-            seconds = fut.result()
+            seconds, cpu = fut.result()
             rows.append({"config": label, "chunk_s_measured": seconds, "chunk_s_full": seconds * fraction,
-                         "chunks": n_chunks})
-            print(f"{label:70s} {seconds:8.2f} s at {short:,} episodes -> {seconds * fraction:9.1f} s per full chunk",
+                         "chunk_cpu_s_full": cpu * fraction, "chunks": n_chunks})
+            print(f"{label:70s} {seconds:8.2f} s (CPU {cpu:8.2f} s) at {short:,} episodes -> "
+                  f"{seconds * fraction:9.1f} s (CPU {cpu * fraction:9.1f} s) per full chunk",
                   file=sys.stderr, flush=True)
         wall = time.perf_counter() - t0
-    t1 = sum(r["chunk_s_full"] * r["chunks"] for r in rows) + outside
+    t1 = sum(r["chunk_s_full"] * chunk_equivalents for r in rows) + outside
+    c1 = sum(r["chunk_cpu_s_full"] * chunk_equivalents for r in rows) + outside
     longest = max(r["chunk_s_full"] for r in rows)
+    longest_cpu = max(r["chunk_cpu_s_full"] for r in rows)
     summary = {"figure": args.figure, "episodes": episodes, "replicates": replicates, "chunk_replicates": CHUNK,
                "configs": len(rows), "chunks": len(rows) * n_chunks, "timed_at_episodes": short,
-               "fraction": fraction, "outside_sweep_s": outside, "one_worker_s": t1, "longest_chunk_s": longest,
-               "measurement_wall_s": wall,
-               "workers": {n: max(t1 / n, longest + outside) for n in args.workers}}
+               "fraction": fraction, "outside_sweep_s": outside, "one_worker_s": t1, "one_worker_cpu_s": c1,
+               "longest_chunk_s": longest, "longest_chunk_cpu_s": longest_cpu, "measurement_wall_s": wall,
+               "workers_wall": {n: max(t1 / n, longest + outside) for n in args.workers},
+               "workers_cpu": {n: max(c1 / n, longest_cpu + outside) for n in args.workers}}
     print(json.dumps(summary, indent=1))
     return 0
 
