@@ -405,7 +405,8 @@ def read_estimates(out: str | os.PathLike = Path("paper_figures")) -> dict[str, 
     Each entry: ``"seconds"`` (the estimated full-mode wall time on the machine described), ``"method"``
     (how it was estimated, one short phrase), and optionally ``"details"`` (longer text) and ``"dask"``
     (what a Dask cluster of N workers would take, and how that was extrapolated). An entry may carry
-    only ``"dask"`` (for a full run that was measured but is long). Raises
+    only ``"dask"`` (for a full run that was measured but is long). Keys starting with ``_`` are not
+    entries (``"_note"``: text that MANIFEST.md prints above the estimates' details). Raises
     :class:`~rltheory.errors.InvalidDataError` naming a malformed entry; an absent file is ``{}``.
     """
     path = Path(out) / FULL_DIR / ESTIMATES_FILE
@@ -414,7 +415,7 @@ def read_estimates(out: str | os.PathLike = Path("paper_figures")) -> dict[str, 
         return {}
     if doc == "unreadable":
         raise InvalidDataError("estimates", f"{path} is not a JSON object", value=str(path))
-    entries = {k: v for k, v in doc.items() if not k.startswith("_")}  # "_comment" and the like
+    entries = {k: v for k, v in doc.items() if not k.startswith("_")}  # "_note" and the like
     for name, entry in entries.items():
         if not isinstance(entry, dict):
             raise InvalidDataError("estimates", f"{path}: entry {name!r} is not an object", value=name)
@@ -470,6 +471,8 @@ def write_manifest(out: str | os.PathLike = Path("paper_figures")) -> Path:
     ``out/full/estimates.json``) and a row of totals."""
     out = Path(out)
     estimates = read_estimates(out)
+    doc = _read_json(out / FULL_DIR / ESTIMATES_FILE)
+    note = doc.get("_note") if isinstance(doc, dict) else None
     lines = [MANIFEST_HEADER, "| figure | paper | command | quick | full | status |",
              "|---|---|---|---|---|---|"]
     quick_s, quick_walls, n_quick_untimed = [], [], 0
@@ -509,6 +512,8 @@ def write_manifest(out: str | os.PathLike = Path("paper_figures")) -> Path:
             total_full += (f"; estimated: {format_seconds(sum(est_s))} for {len(est_s)} more; "
                            f"all {len(full_s) + len(est_s)}: about {format_seconds(sum(full_s) + sum(est_s))}")
         lines.append(f"| **total** (wall time, one figure after another) | | | {total_quick} | {total_full} | |")
+    if note:
+        lines += ["", f"Full-mode timings: {' '.join(str(note).split())}"]
     if notes:
         lines += ["", "How the full-mode estimates (and Dask extrapolations) were obtained:", "", *notes]
     if IMPORT_ERRORS:

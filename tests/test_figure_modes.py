@@ -175,7 +175,7 @@ def test_manifest_shows_estimates_and_dask_extrapolations(tmp_path, monkeypatch)
     register("mode-g")
     fake_clock(monkeypatch, 60.0)
     F.reproduce(["mode-f"], full=True, out=tmp_path, progress=False, load=False)
-    estimates = {"_comment": "ignored",
+    estimates = {"_note": "measured on a busy machine",
                  "mode-f": {"dask": "8 workers: about 10 s (1 chunk x 80 / 8)"},
                  "mode-g": {"seconds": 7200 * 3, "method": "1 of 10 seeds timed, x10",
                             "details": "timed seed 0 in full settings: 2160 s", "dask": "4 workers: ~1.5 h"}}
@@ -188,6 +188,7 @@ def test_manifest_shows_estimates_and_dask_extrapolations(tmp_path, monkeypatch)
     assert "estimated: 6.0 h for 1 more; all 2: about 6.0 h" in rows["total"][4]
     text = (tmp_path / "MANIFEST.md").read_text()
     assert "- `mode-g`: timed seed 0 in full settings: 2160 s" in text
+    assert "Full-mode timings: measured on a busy machine" in text
     # a measured full run wins over an estimate
     F.reproduce(["mode-g"], full=True, out=tmp_path, progress=False, load=False)
     assert manifest_rows(tmp_path)["mode-g"][4] == "60.0 s; Dask: 4 workers: ~1.5 h"
