@@ -30,6 +30,15 @@ Timings are on a shared machine (other processes running): upper bounds. Usage::
 
     python benchmarks/full_figures_dask.py ucbvi-regret [--fraction 50]
     python benchmarks/full_figures_dask.py rewardfree-horizon --direct [--fraction 16]
+    RLTHEORY_CACHE=$(mktemp -d) python benchmarks/full_figures_dask.py multibatch-contrasts --seeds 5
+
+``--seeds R`` (the ``multibatch-*`` recipes, whose sweeps run on a 2-process pool in full mode): the recipe's
+data function runs in full mode with every sweep capped at ``R`` replicates (seeds), and each sweep's time
+is scaled by its full replicate count over ``R`` (replicates are independent runs; with the runner's chunks
+of 8 a sweep of at most 8 replicates is one chunk, so the scaling assumes the pool keeps both processes busy
+in the full sweep). Fewer seeds change the success rates, so the adaptive searches of
+``multibatch-batches-vs-d`` may visit other cells than the full run: an approximation. Use a fresh
+``RLTHEORY_CACHE`` (full mode caches chunks on disk).
 """
 
 from __future__ import annotations
@@ -145,13 +154,45 @@ def main_direct(figure: str, fraction: float) -> int:
     return 0
 
 
+def main_capped_seeds(figure: str, seeds: int) -> int:
+    from rltheory.paper_figures import multibatch as mb
+
+    data = {"multibatch-k1-wall": mb.k1_wall_data, "multibatch-success-vs-n": mb.success_vs_n_data,
+            "multibatch-batches-vs-d": mb.batches_vs_d_data, "multibatch-contrasts": mb.contrasts_data}[figure]
+    original, calls = mb._run, []
+
+    def capped(configs, n, replicates, quick, seed=0):
+        r = min(replicates, seeds)
+        t0 = time.perf_counter()
+        out = original(configs, n, r, quick, seed)
+        calls.append({"n": n, "configs": len(configs), "replicates": replicates, "timed": r,
+                      "seconds": time.perf_counter() - t0})
+        print(f"n={n:6d} configs={len(configs)} {r} of {replicates} seeds: {calls[-1]['seconds']:7.2f} s",
+              file=sys.stderr, flush=True)
+        return out
+
+    mb._run = capped
+    t0 = time.perf_counter()
+    with mb._pool(False):
+        data(False)
+    total = time.perf_counter() - t0
+    swept = sum(c["seconds"] for c in calls)
+    scaled = sum(c["seconds"] * c["replicates"] / c["timed"] for c in calls)
+    print(json.dumps({"figure": figure, "sweeps": len(calls), "seeds_timed": seeds, "wall_s": total,
+                      "sweeps_s": swept, "estimate_s": total - swept + scaled}, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("figure")
     parser.add_argument("--fraction", type=float, default=50.0, help="time chunks at episodes / FRACTION")
     parser.add_argument("--workers", type=int, nargs="*", default=[2, 8, 32, 64])
     parser.add_argument("--direct", action="store_true", help="time the recipe's own runs in this process")
+    parser.add_argument("--seeds", type=int, default=None, help="multibatch-*: cap every sweep at this many seeds")
     args = parser.parse_args(argv)
+    if args.seeds is not None:
+        return main_capped_seeds(args.figure, args.seeds)
     if args.direct:
         return main_direct(args.figure, args.fraction)
     import distributed
