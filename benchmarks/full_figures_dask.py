@@ -91,7 +91,45 @@ def full_sweep(figure: str) -> tuple[list[tuple], int, int, float]:
             k = sqirl.analyze(mdp).best_k()
             configs += [(f"{mdp.name}|{label}", algo, mdp) for label, algo in sqirl.learners(mdp, k).items()]
         return configs, episodes, replicates, time.perf_counter() - t0
+    if figure.startswith("kerns-"):
+        from rltheory.paper_figures import kerns
+
+        data = {"kerns-dynamic-regret": kerns.dynamic_regret_runs, "kerns-eta-sigma": kerns.grid_runs,
+                "kerns-rate": kerns.rate_runs, "kerns-ablation": kerns.make_ablation}[figure]
+        return captured_sweeps(kerns, data), None, None, 0.0
     raise SystemExit(f"no sweep description for {figure!r}")
+
+
+def captured_sweeps(module, data) -> list[tuple]:
+    """``(label, algorithm, model, episodes, replicates)`` of every ``sweep`` call ``data(False)`` makes.
+
+    ``module.sweep`` is replaced by a recorder returning placeholder traces (regret 1 per episode), so the
+    recipe's own code lists its full-mode configurations without running them."""
+    import numpy as np
+
+    from rltheory import Trace
+
+    recorded = []
+
+    def record(configs, episodes, *, replicates, seed=0, **kw):
+        out = {}
+        for label, algo, model, *_ in configs:
+            recorded.append((f"{label}|{getattr(model, 'name', '')}|K={episodes}", algo, model, episodes, replicates))
+            out[label] = Trace({"regret": np.ones((replicates, episodes))}, {})
+        return out
+
+    original = module.sweep
+    module.sweep = record
+    try:
+        result = data(False)
+    finally:
+        module.sweep = original
+    fig = getattr(result, "figure", None)
+    if fig is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return recorded
 
 
 MIN_EPISODES = 64
@@ -185,50 +223,57 @@ def main_capped_seeds(figure: str, seeds: int) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("figure")
+    parser.add_argument("figure", nargs="+", help="figure names (several share one cluster)")
     parser.add_argument("--fraction", type=float, default=50.0, help="time chunks at episodes / FRACTION")
     parser.add_argument("--workers", type=int, nargs="*", default=[2, 8, 32, 64])
     parser.add_argument("--direct", action="store_true", help="time the recipe's own runs in this process")
     parser.add_argument("--seeds", type=int, default=None, help="multibatch-*: cap every sweep at this many seeds")
     args = parser.parse_args(argv)
     if args.seeds is not None:
-        return main_capped_seeds(args.figure, args.seeds)
+        return max(main_capped_seeds(figure, args.seeds) for figure in args.figure)
     if args.direct:
-        return main_direct(args.figure, args.fraction)
+        return max(main_direct(figure, args.fraction) for figure in args.figure)
     import distributed
 
-    configs, episodes, replicates, outside = full_sweep(args.figure)
-    short = max(1, math.ceil(episodes / args.fraction))
-    fraction = episodes / short
-    n_chunks = math.ceil(replicates / CHUNK)
-    chunk_equivalents = replicates / CHUNK  # the last chunk may be partial; a chunk's cost is linear in replicates
-    rows = []
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
                                   silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
         client.wait_for_workers(2, timeout=120)
-        t0 = time.perf_counter()
-        futures = {label: client.submit(timed_chunk, algo, mdp, short, CHUNK, pure=False)
-                   for label, algo, mdp in configs}
-        for label, fut in futures.items():
-            seconds, cpu = fut.result()
-            rows.append({"config": label, "chunk_s_measured": seconds, "chunk_s_full": seconds * fraction,
-                         "chunk_cpu_s_full": cpu * fraction, "chunks": n_chunks})
-            print(f"{label:70s} {seconds:8.2f} s (CPU {cpu:8.2f} s) at {short:,} episodes -> "
-                  f"{seconds * fraction:9.1f} s (CPU {cpu * fraction:9.1f} s) per full chunk",
-                  file=sys.stderr, flush=True)
-        wall = time.perf_counter() - t0
-    t1 = sum(r["chunk_s_full"] * chunk_equivalents for r in rows) + outside
-    c1 = sum(r["chunk_cpu_s_full"] * chunk_equivalents for r in rows) + outside
+        for figure in args.figure:
+            print(json.dumps(estimate_on_cluster(client, figure, args.fraction, args.workers), indent=1), flush=True)
+    return 0
+
+
+def estimate_on_cluster(client, figure: str, fraction_arg: float, workers: list[int]) -> dict:
+    configs, episodes, replicates, outside = full_sweep(figure)
+    if episodes is not None:  # one (episodes, replicates) for every configuration
+        configs = [(label, algo, mdp, episodes, replicates) for label, algo, mdp in configs]
+    rows = []
+    t0 = time.perf_counter()
+    futures = {}
+    for label, algo, mdp, n_episodes, n_replicates in configs:
+        short = max(1, math.ceil(n_episodes / fraction_arg))
+        futures[label] = (client.submit(timed_chunk, algo, mdp, short, min(CHUNK, n_replicates), pure=False),
+                          n_episodes / short, n_replicates, short)
+    for label, (fut, fraction, n_replicates, short) in futures.items():
+        seconds, cpu = fut.result()
+        # the last chunk may be partial: a chunk's cost is linear in its replicates
+        chunk_equivalents = n_replicates / min(CHUNK, n_replicates)
+        rows.append({"config": label, "chunk_s_measured": seconds, "chunk_s_full": seconds * fraction,
+                     "chunk_cpu_s_full": cpu * fraction, "chunk_equivalents": chunk_equivalents,
+                     "chunks": math.ceil(n_replicates / CHUNK)})
+        print(f"{label:70s} {seconds:8.2f} s (CPU {cpu:8.2f} s) at {short:,} episodes -> "
+              f"{seconds * fraction:9.1f} s (CPU {cpu * fraction:9.1f} s) per full chunk", file=sys.stderr, flush=True)
+    wall = time.perf_counter() - t0
+    t1 = sum(r["chunk_s_full"] * r["chunk_equivalents"] for r in rows) + outside
+    c1 = sum(r["chunk_cpu_s_full"] * r["chunk_equivalents"] for r in rows) + outside
     longest = max(r["chunk_s_full"] for r in rows)
     longest_cpu = max(r["chunk_cpu_s_full"] for r in rows)
-    summary = {"figure": args.figure, "episodes": episodes, "replicates": replicates, "chunk_replicates": CHUNK,
-               "configs": len(rows), "chunks": len(rows) * n_chunks, "timed_at_episodes": short,
-               "fraction": fraction, "outside_sweep_s": outside, "one_worker_s": t1, "one_worker_cpu_s": c1,
-               "longest_chunk_s": longest, "longest_chunk_cpu_s": longest_cpu, "measurement_wall_s": wall,
-               "workers_wall": {n: max(t1 / n, longest + outside) for n in args.workers},
-               "workers_cpu": {n: max(c1 / n, longest_cpu + outside) for n in args.workers}}
-    print(json.dumps(summary, indent=1))
-    return 0
+    return {"figure": figure, "episodes": episodes, "replicates": replicates, "chunk_replicates": CHUNK,
+            "configs": len(rows), "chunks": sum(r["chunks"] for r in rows), "fraction": fraction_arg,
+            "outside_sweep_s": outside, "one_worker_s": t1, "one_worker_cpu_s": c1,
+            "longest_chunk_s": longest, "longest_chunk_cpu_s": longest_cpu, "measurement_wall_s": wall,
+            "workers_wall": {n: max(t1 / n, longest + outside) for n in workers},
+            "workers_cpu": {n: max(c1 / n, longest_cpu + outside) for n in workers}}
 
 
 if __name__ == "__main__":
