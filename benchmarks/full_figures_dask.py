@@ -15,7 +15,8 @@ learners plan once per episode over a fixed model size). Then
 
 * one worker (what ``make figures FULL=1`` does on this machine: the recipes' sweeps use ``workers=1``):
   ``T1 = sum over configurations of (replicates / 8) * t_chunk`` (the last chunk may hold fewer replicates);
-* N workers: ``max(T1 / N, max t_chunk)``.
+* N workers: the recipe runs its sweeps one after another (one per model, setting or instance), so
+  ``sum over sweeps of max(T_sweep / N, longest chunk of the sweep)``.
 
 Both the chunks' wall times (on the loaded machine: upper bounds) and their CPU times (what a chunk takes on
 a core of its own: the better guide for a cluster's dedicated workers) are reported.
@@ -109,12 +110,14 @@ def captured_sweeps(module, data) -> list[tuple]:
 
     from rltheory import Trace
 
-    recorded = []
+    recorded, calls = [], [0]
 
     def record(configs, episodes, *, replicates, seed=0, **kw):
         out = {}
+        calls[0] += 1
         for label, algo, model, *_ in configs:
-            recorded.append((f"{label}|{getattr(model, 'name', '')}|K={episodes}", algo, model, episodes, replicates))
+            recorded.append((f"sweep {calls[0]}|{label}|{getattr(model, 'name', '')}|K={episodes}", algo, model,
+                             episodes, replicates))
             out[label] = Trace({"regret": np.ones((replicates, episodes))}, {})
         return out
 
@@ -273,12 +276,22 @@ def estimate_on_cluster(client, figure: str, fraction_arg: float, workers: list[
     c1 = sum(r["chunk_cpu_s_full"] * r["chunk_equivalents"] for r in rows) + outside
     longest = max(r["chunk_s_full"] for r in rows)
     longest_cpu = max(r["chunk_cpu_s_full"] for r in rows)
+    # the recipe runs its sweeps one after another (labels start with the sweep: model, setting or instance),
+    # so N workers take the sum over sweeps of max(sweep's chunk time / N, its longest chunk)
+    sweeps: dict[str, list] = {}
+    for r in rows:
+        sweeps.setdefault(r["config"].split("|")[0], []).append(r)
+
+    def on(n: int, key: str) -> float:
+        return outside + sum(max(sum(r[key] * r["chunk_equivalents"] for r in rs) / n, max(r[key] for r in rs))
+                             for rs in sweeps.values())
+
     return {"figure": figure, "episodes": episodes, "replicates": replicates, "chunk_replicates": CHUNK,
             "configs": len(rows), "chunks": sum(r["chunks"] for r in rows), "fraction": fraction_arg,
             "outside_sweep_s": outside, "one_worker_s": t1, "one_worker_cpu_s": c1,
             "longest_chunk_s": longest, "longest_chunk_cpu_s": longest_cpu, "measurement_wall_s": wall,
-            "workers_wall": {n: max(t1 / n, longest + outside) for n in workers},
-            "workers_cpu": {n: max(c1 / n, longest_cpu + outside) for n in workers}}
+            "sweeps": len(sweeps), "workers_wall": {n: on(n, "chunk_s_full") for n in workers},
+            "workers_cpu": {n: on(n, "chunk_cpu_s_full") for n in workers}}
 
 
 if __name__ == "__main__":
