@@ -35,9 +35,9 @@ Timings are on a shared machine (other processes running): upper bounds. Usage::
 
 ``--seeds R`` (the ``multibatch-*`` recipes, whose sweeps run on a 2-process pool in full mode): the recipe's
 data function runs in full mode with every sweep capped at ``R`` replicates (seeds), and each sweep's time
-is scaled by the rounds of chunks the pool needs: ``ceil(ceil(seeds / 8) / workers)`` for the full seed count
-over the same for ``R`` (chunks of 8 replicates are independent and take about the same time; the pool runs
-``workers`` of them at a time). Fewer seeds change the success rates, so the adaptive searches of
+is scaled by the rounds of chunks the pool needs: ``ceil(configurations x ceil(seeds / 8) / workers)`` for the
+full seed count over the same for ``R`` (chunks of 8 replicates are independent and take about the same
+time; the pool runs ``workers`` of them at a time). Fewer seeds change the success rates, so the adaptive searches of
 ``multibatch-batches-vs-d`` may visit other cells than the full run: an approximation. Use a fresh
 ``RLTHEORY_CACHE`` (full mode caches chunks on disk).
 """
@@ -220,10 +220,11 @@ def main_capped_seeds(figure: str, seeds: int) -> int:
     swept = sum(c["seconds"] for c in calls)
     workers = mb._workers(False)
 
-    def rounds(replicates: int) -> int:  # chunks of 8 replicates, `workers` of them at a time on the pool
-        return math.ceil(math.ceil(replicates / CHUNK) / workers)
+    def rounds(configs: int, replicates: int) -> int:  # chunks of 8 replicates, `workers` at a time on the pool
+        return math.ceil(configs * math.ceil(replicates / CHUNK) / workers)
 
-    scaled = sum(c["seconds"] * rounds(c["replicates"]) / rounds(c["timed"]) for c in calls)
+    scaled = sum(c["seconds"] * rounds(c["configs"], c["replicates"]) / rounds(c["configs"], c["timed"])
+                 for c in calls)
     print(json.dumps({"figure": figure, "sweeps": len(calls), "seeds_timed": seeds, "wall_s": total,
                       "sweeps_s": swept, "estimate_s": total - swept + scaled}, indent=1))
     return 0
