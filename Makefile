@@ -1,5 +1,5 @@
 # rltheory: two commands do everything on a fresh machine with Python >= 3.11.
-#   make figures   regenerate the paper figures (quick mode; FULL=1 for the papers' scale)
+#   make figures   regenerate the paper figures (quick mode; FULL=1 for the papers' scale, into paper_figures/full/)
 #   make test      run the whole test suite (notebooks included, executed in quick mode)
 # Each creates the virtual environment it needs on first use (.venv) and is idempotent.
 # Also: make bench (benchmarks against peer libraries, in their own .venv-bench), make lint,

@@ -10,6 +10,9 @@ Where files go. ``reproduce`` writes into ``paper_figures/`` of the rltheory sou
 contains the current directory (found by walking up to a ``pyproject.toml`` naming the project), or
 into ``--out DIR``. Outside a checkout ``--out`` is required, and an output folder inside an
 installed environment's ``site-packages`` is refused: the installed package is never written to.
+Quick mode writes ``NAME.png`` and ``NAME.json`` there; ``--full`` writes ``full/NAME.png`` and
+``full/NAME.json`` under it, so the two modes never overwrite each other. ``MANIFEST.md`` (in the folder)
+lists both, with each mode's wall time as the JSONs record it (see :func:`rltheory.figures.reproduce`).
 
 ``--scheduler ADDRESS`` sends the sweeps inside the recipes to a Dask scheduler (``tcp://host:8786``;
 ``dask`` starts a local Dask cluster; ``local``: local processes), as the environment variable
@@ -120,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "reproduce", help="regenerate figures (PNG + JSON + MANIFEST.md)",
         description="Run figure recipes; write OUT/NAME.png, OUT/NAME.json, OUT/MANIFEST.md.")
     rep.add_argument("names", nargs="*", metavar="NAME", help="figures to make (default: all)")
-    rep.add_argument("--full", action="store_true", help="paper scale instead of quick mode")
+    rep.add_argument("--full", action="store_true", help="paper scale instead of quick mode (written to OUT/full/)")
     rep.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="output folder (default: paper_figures/ of the source checkout around the current "
                           "directory; required elsewhere)")

@@ -21,7 +21,14 @@ points name and records, per module, any error instead of raising. :func:`reprod
 recipes and writes ``NAME.png``, ``NAME.json`` and ``MANIFEST.md`` into a folder.
 
 Quick mode (``quick=True``) finishes in about a minute on 2 cores and is what CI runs; full
-mode (``quick=False``, ``rltheory reproduce --full``) matches the paper's scale.
+mode (``quick=False``, ``rltheory reproduce --full``) matches the paper's scale. The two never
+share files: quick outputs go to ``OUT/NAME.png|json`` (``paper_figures/`` by default, where the
+README and notebooks point), full outputs to ``OUT/full/NAME.png|json``. Every PNG carries a footer
+naming its mode (and the recipe's :attr:`FigureOutput.scale`), every JSON a ``"mode"`` and the
+``"wall_time"`` of the run that wrote it, and ``MANIFEST.md`` has one column per mode with those
+wall times and their totals. Full-mode wall times that were estimated rather than measured (a full
+run too long for the machine at hand) are read from ``OUT/full/estimates.json``
+(:data:`ESTIMATES_FILE`) and shown as estimates.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from matplotlib.figure import Figure
 
 from .errors import InvalidDataError, InvalidParameterError
 from .experiments import progress_default, write_text_atomic
-from .plotting import savefig, style
+from .plotting import savefig, stamp_footer, style
 
 __all__ = [
     "STATUSES",
@@ -63,6 +70,12 @@ __all__ = [
     "check_names",
     "write_manifest",
     "to_json_data",
+    "output_dir",
+    "mode_stamp",
+    "read_estimates",
+    "format_seconds",
+    "FULL_DIR",
+    "ESTIMATES_FILE",
 ]
 
 #: Allowed ``status`` values, in MANIFEST.md's vocabulary.
@@ -72,7 +85,14 @@ ENTRY_POINT_GROUP = "rltheory.figures"
 #: Significant digits kept for floats in ``NAME.json``.
 JSON_DIGITS = 6
 
+#: Sub-folder of the output folder that receives full-mode outputs.
+FULL_DIR = "full"
+#: File in ``OUT/full/`` holding full-mode wall-time estimates of figures not run to completion.
+ESTIMATES_FILE = "estimates.json"
+
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+#: Wall clock of :func:`reproduce` (a module attribute so that tests can make it deterministic).
+_clock = time.perf_counter
 
 
 @dataclasses.dataclass
@@ -87,11 +107,15 @@ class FigureOutput:
         after :func:`to_json_data` (NumPy arrays and scalars are fine).
     notes : str
         Free text for ``NAME.json`` (e.g. what was reconstructed and why).
+    scale : str
+        Optional short statement of this mode's scale (``"8 replicates x 2,000 episodes"``):
+        stamped on the PNG next to the mode and stored in ``NAME.json``.
     """
 
     figure: Figure
     data: dict = dataclasses.field(default_factory=dict)
     notes: str = ""
+    scale: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +147,7 @@ class FigureResult:
     ok: bool
     png: Path | None = None
     json: Path | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of the recipe, the PNG and the JSON (recorded in the JSON)
     error: str | None = None  # formatted traceback when the recipe failed
 
 
@@ -283,13 +307,32 @@ def to_json_data(obj: Any, digits: int = JSON_DIGITS, _where: str = "data") -> A
                            value=type(obj).__name__)
 
 
-def _figure_json(recipe: Recipe, output: FigureOutput, full: bool) -> str:
+def _figure_json(recipe: Recipe, output: FigureOutput, full: bool, seconds: float, data=None) -> str:
+    """``NAME.json``'s text; ``data``: ``to_json_data(output.data)`` when already converted."""
     from . import __version__
+    from .cluster import default_scheduler
 
+    wall = {"seconds": round(float(seconds), 1), "cpu_count": os.cpu_count(),
+            "scheduler": default_scheduler() or "local",
+            "measured_by": "rltheory reproduce: the recipe, the PNG and this JSON's data"}
     doc = {"figure": recipe.metadata(), "mode": "full" if full else "quick", "notes": output.notes,
-           "command": _command(recipe.name, full), "rltheory_version": __version__,
-           "data": to_json_data(output.data)}
+           "scale": output.scale, "command": _command(recipe.name, full), "rltheory_version": __version__,
+           "wall_time": wall, "data": to_json_data(output.data) if data is None else data}
     return json.dumps(doc, sort_keys=True, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def output_dir(out: str | os.PathLike, full: bool) -> Path:
+    """Where :func:`reproduce` writes a mode's PNG and JSON: ``out`` (quick) or ``out/full`` (full)."""
+    return Path(out) / FULL_DIR if full else Path(out)
+
+
+def mode_stamp(name: str, full: bool, scale: str = "") -> str:
+    """The footer stamped on every PNG: its mode, the recipe's scale, and how to get the other mode."""
+    scale = " ".join(str(scale).split())
+    if full:
+        return f"FULL MODE (full scale{': ' + scale if scale else ''}); made by: rltheory reproduce {name} --full"
+    return (f"QUICK MODE (reduced scale{': ' + scale if scale else ''}); "
+            f"full scale: rltheory reproduce {name} --full")
 
 
 # ---------------------------------------------------------------------------- manifest
@@ -299,21 +342,92 @@ def _command(name: str, full: bool) -> str:
     return f"rltheory reproduce {name}" + (" --full" if full else "")
 
 
-def _last_mode(out: Path, name: str) -> str:
-    path = out / f"{name}.json"
+def _read_json(path: Path):
+    """The document at ``path``; ``None`` if absent; ``"unreadable"`` if it is not a JSON object."""
     if not path.is_file():
-        return "not generated"
+        return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        mode = doc.get("mode")
-        missing = (doc.get("data") or {}).get("missing_inputs") or []
-    except (OSError, ValueError, AttributeError):
-        return "unreadable JSON"
-    if mode not in ("quick", "full"):
-        return "unknown"
+    except (OSError, ValueError):
+        return "unreadable"
+    return doc if isinstance(doc, dict) else "unreadable"
+
+
+def format_seconds(seconds: float) -> str:
+    """A wall time for MANIFEST.md: seconds under 2 minutes, minutes under 2 hours, else hours."""
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _wall_seconds(doc: dict) -> float | None:
+    wall = doc.get("wall_time")
+    seconds = wall.get("seconds") if isinstance(wall, dict) else None
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds >= 0:
+        return float(seconds)
+    return None
+
+
+_UNTIMED = "generated, time not recorded"
+
+
+def _mode_cell(folder: Path, name: str, mode: str) -> tuple[str, float | None, dict]:
+    """MANIFEST.md's cell for ``name`` in ``mode`` (its files in ``folder``), its wall time, and the
+    recorded ``wall_time`` (cpu count, scheduler) or ``{}``."""
+    doc = _read_json(folder / f"{name}.json")
+    if doc is None:
+        return "not generated", None, {}
+    if doc == "unreadable":
+        return "unreadable JSON", None, {}
+    found = doc.get("mode")
+    if found != mode:
+        return f"**{found!s} mode files in the {mode} folder: rerun**", None, {}
+    seconds = _wall_seconds(doc)
+    wall = doc["wall_time"] if seconds is not None else {}
+    cell = _UNTIMED if seconds is None else format_seconds(seconds)
+    if seconds is not None and wall.get("scheduler", "local") != "local":
+        cell += f" on Dask ({wall['scheduler']})"
+    data = doc.get("data")
+    missing = (data.get("missing_inputs") or []) if isinstance(data, dict) else []
     if missing:  # a recipe ran without some of its input data (e.g. ../shared absent): say so in the row
-        mode = f"{mode}, **INCOMPLETE: without {'; '.join(map(str, missing))}**"
-    return mode if (out / f"{name}.png").is_file() else f"{mode} (PNG missing)"
+        cell += f", **INCOMPLETE: without {'; '.join(map(str, missing))}**"
+    if not (folder / f"{name}.png").is_file():
+        cell += " (PNG missing)"
+    return cell, seconds, wall
+
+
+def read_estimates(out: str | os.PathLike = Path("paper_figures")) -> dict[str, dict]:
+    """``out/full/estimates.json``: figure name -> estimate of its full-mode wall time.
+
+    Each entry: ``"seconds"`` (the estimated full-mode wall time on the machine described), ``"method"``
+    (how it was estimated, one short phrase), and optionally ``"details"`` (longer text) and ``"dask"``
+    (what a Dask cluster of N workers would take, and how that was extrapolated). An entry may carry
+    only ``"dask"`` (for a full run that was measured but is long). Keys starting with ``_`` are not
+    entries (``"_note"``: text that MANIFEST.md prints above the estimates' details). Raises
+    :class:`~rltheory.errors.InvalidDataError` naming a malformed entry; an absent file is ``{}``.
+    """
+    path = Path(out) / FULL_DIR / ESTIMATES_FILE
+    doc = _read_json(path)
+    if doc is None:
+        return {}
+    if doc == "unreadable":
+        raise InvalidDataError("estimates", f"{path} is not a JSON object", value=str(path))
+    entries = {k: v for k, v in doc.items() if not k.startswith("_")}  # "_note" and the like
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise InvalidDataError("estimates", f"{path}: entry {name!r} is not an object", value=name)
+        seconds = entry.get("seconds")
+        if seconds is not None and (not isinstance(seconds, int | float) or isinstance(seconds, bool)
+                                    or not math.isfinite(seconds) or seconds <= 0):
+            raise InvalidDataError("estimates", f"{path}: {name!r} has seconds={seconds!r}, not a positive "
+                                   "number", value=seconds)
+        if seconds is not None and not str(entry.get("method", "")).strip():
+            raise InvalidDataError("estimates", f"{path}: {name!r} gives an estimate without its method",
+                                   value=name)
+    return entries
 
 
 def _cell(text: str) -> str:
@@ -323,35 +437,85 @@ def _cell(text: str) -> str:
 MANIFEST_HEADER = """\
 # Paper figures
 
-Written by `rltheory reproduce` after every run; do not edit by hand. Each figure is a PNG
-(`NAME.png`) plus the numbers behind it (`NAME.json`: the curves as drawn, the bound, the
-settings, the mode and the recipe's notes).
+Written by `rltheory reproduce` after every run; do not edit by hand. Each figure is a PNG plus
+the numbers behind it (a JSON: the curves as drawn, the bound, the settings, the mode, the
+recipe's notes and the run's wall time). Quick mode writes `NAME.png` and `NAME.json` in this
+folder; full mode (`--full`) writes `full/NAME.png` and `full/NAME.json`, so neither overwrites
+the other. Every PNG says its mode in a footer (QUICK MODE / FULL MODE).
 
 Columns:
 
 - **figure**: the registry name (`rltheory list` shows them all) and what the plot shows.
 - **paper**: the paper, and which of its figures or results the plot corresponds to.
 - **command**: regenerates the figure in quick mode (about a minute on 2 cores; what CI runs);
-  add `--full` for the paper's scale.
-- **last generated**: the mode of the files now in this folder (`quick`, `full`, or
-  `not generated`).
+  add `--full` for the paper's scale (or the recipe's documented full setting).
+- **quick**, **full**: whether that mode's files are here, and the wall time of the last run of
+  that mode as measured by `rltheory reproduce` (recipe + PNG + JSON, stored in the JSON's
+  `wall_time` with the machine's CPU count and the scheduler). `not run; est.` marks a full-mode
+  time that was estimated, not measured (a full run too long for the machine at hand; method
+  given, details in `full/estimates.json` and below the table). The last row adds them up.
 - **status**: `reproduced` (the paper's setting, reproduced); `reconstructed setting` (the
   paper's exact setting was not available, so it was reconstructed from what was, and the
   recipe's notes say how); `not yet` (registered, not yet reproducing the paper's figure).
 """
 
 
+def _cpus(walls: list[dict]) -> str:
+    counts = sorted({w.get("cpu_count") for w in walls if w.get("cpu_count")})
+    return f" on {'/'.join(map(str, counts))} CPUs" if counts else ""
+
+
 def write_manifest(out: str | os.PathLike = Path("paper_figures")) -> Path:
-    """(Re)write ``out/MANIFEST.md``: one row per registered figure, sorted by name."""
+    """(Re)write ``out/MANIFEST.md``: one row per registered figure, sorted by name, with the quick
+    and full columns (wall times from the JSONs in ``out`` and ``out/full``, estimates from
+    ``out/full/estimates.json``) and a row of totals."""
     out = Path(out)
-    lines = [MANIFEST_HEADER, "| figure | paper | command | last generated | status |",
-             "|---|---|---|---|---|"]
+    estimates = read_estimates(out)
+    doc = _read_json(out / FULL_DIR / ESTIMATES_FILE)
+    note = doc.get("_note") if isinstance(doc, dict) else None
+    lines = [MANIFEST_HEADER, "| figure | paper | command | quick | full | status |",
+             "|---|---|---|---|---|---|"]
+    quick_s, quick_walls, n_quick_untimed = [], [], 0
+    full_s, full_walls, est_s, notes = [], [], [], []
     for name in sorted(FIGURES):
         r = FIGURES[name]
+        quick, seconds, wall = _mode_cell(out, name, "quick")
+        if seconds is not None:
+            quick_s.append(seconds)
+            quick_walls.append(wall)
+        elif quick.startswith(_UNTIMED):
+            n_quick_untimed += 1
+        full, seconds, wall = _mode_cell(output_dir(out, True), name, "full")
+        estimate = estimates.get(name, {})
+        if seconds is not None:
+            full_s.append(seconds)
+            full_walls.append(wall)
+        elif full == "not generated" and estimate.get("seconds") is not None:
+            full = f"not run; est. {format_seconds(estimate['seconds'])} ({estimate['method']})"
+            est_s.append(float(estimate["seconds"]))
+        if estimate.get("dask"):
+            full += f"; Dask: {estimate['dask']}"
+        if estimate.get("details"):
+            notes.append(f"- `{name}`: {' '.join(str(estimate['details']).split())}")
         lines.append(f"| `{name}`: {_cell(r.title)} | {_cell(r.paper)}; {_cell(r.source)} | "
-                     f"`{_command(name, False)}` | {_last_mode(out, name)} | {r.status} |")
+                     f"`{_command(name, False)}` | {_cell(quick)} | {_cell(full)} | {r.status} |")
     if not FIGURES:
-        lines.append("| (no figures registered) | | | | |")
+        lines.append("| (no figures registered) | | | | | |")
+    else:
+        n = len(FIGURES)
+        total_quick = (f"{format_seconds(sum(quick_s))} for {len(quick_s)} of {n} figures"
+                       f"{_cpus(quick_walls)}")
+        if n_quick_untimed:
+            total_quick += f" ({n_quick_untimed} more generated without a recorded time)"
+        total_full = f"measured: {format_seconds(sum(full_s))} for {len(full_s)} of {n} figures{_cpus(full_walls)}"
+        if est_s:
+            total_full += (f"; estimated: {format_seconds(sum(est_s))} for {len(est_s)} more; "
+                           f"all {len(full_s) + len(est_s)}: about {format_seconds(sum(full_s) + sum(est_s))}")
+        lines.append(f"| **total** (wall time, one figure after another) | | | {total_quick} | {total_full} | |")
+    if note:
+        lines += ["", f"Full-mode timings: {' '.join(str(note).split())}"]
+    if notes:
+        lines += ["", "How the full-mode estimates (and Dask extrapolations) were obtained:", "", *notes]
     if IMPORT_ERRORS:
         lines += ["", "Recipe modules that failed to import when this file was written (their "
                       "figures are missing above; `rltheory list` shows the errors):", ""]
@@ -401,7 +565,13 @@ def _close(fig: Figure) -> None:
 def reproduce(names: str | Iterable[str] | None = None, *, full: bool = False,
               out: str | os.PathLike = Path("paper_figures"), progress: bool = True,
               load: bool = True) -> list[FigureResult]:
-    """Run figure recipes and write ``out/NAME.png``, ``out/NAME.json`` and ``out/MANIFEST.md``.
+    """Run figure recipes and write their PNG and JSON, then ``out/MANIFEST.md``.
+
+    Quick mode writes ``out/NAME.png`` and ``out/NAME.json``; full mode writes
+    ``out/full/NAME.png`` and ``out/full/NAME.json`` (:func:`output_dir`), so that neither mode
+    overwrites the other. Each PNG gets a footer naming its mode (:func:`mode_stamp`); each JSON
+    records ``"mode"`` and ``"wall_time"`` (seconds for the recipe, the PNG and the JSON's data;
+    CPU count; scheduler), from which MANIFEST.md's quick and full columns are rebuilt.
 
     Parameters
     ----------
@@ -410,7 +580,7 @@ def reproduce(names: str | Iterable[str] | None = None, *, full: bool = False,
     full : bool
         Full (paper-scale) mode instead of quick mode.
     out : path
-        Output folder (created if needed).
+        Output folder (created if needed); full mode writes into its ``full/`` sub-folder.
     progress : bool
         One status line per figure on stderr, and progress bars inside the recipes' sweeps.
     load : bool
@@ -433,14 +603,15 @@ def reproduce(names: str | Iterable[str] | None = None, *, full: bool = False,
         load_recipes()
     todo = _resolve_names(names)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = output_dir(out, full)
+    folder.mkdir(parents=True, exist_ok=True)
     results = []
     for i, name in enumerate(todo, 1):
         recipe = FIGURES[name]
         if progress:
             mode = "full" if full else "quick"
             print(f"[{i}/{len(todo)}] {name} ({mode}) ...", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
+        t0 = _clock()
         fig = None
         try:
             with style(), progress_default(progress):
@@ -450,15 +621,19 @@ def reproduce(names: str | Iterable[str] | None = None, *, full: bool = False,
                     raise InvalidDataError(
                         "make", f"recipe {name!r} must return a FigureOutput holding a matplotlib "
                         f"Figure, got {got}", value=got)
+                if not isinstance(output.scale, str):
+                    raise InvalidDataError("scale", f"recipe {name!r} gave a scale that is not a string: "
+                                           f"{output.scale!r}", value=output.scale)
                 fig = output.figure
-                text = _figure_json(recipe, output, full)
-                png = savefig(fig, out / f"{name}.png")
-            js = out / f"{name}.json"
-            write_text_atomic(js, text)
-            result = FigureResult(name, True, png=png, json=js, seconds=time.perf_counter() - t0)
+                data = to_json_data(output.data)  # fail before any file is written
+                region = stamp_footer(fig, mode_stamp(name, full, output.scale))
+                png = savefig(fig, folder / f"{name}.png", bbox_inches=region)
+            seconds = _clock() - t0
+            js = folder / f"{name}.json"
+            write_text_atomic(js, _figure_json(recipe, output, full, seconds, data))
+            result = FigureResult(name, True, png=png, json=js, seconds=seconds)
         except Exception:
-            result = FigureResult(name, False, seconds=time.perf_counter() - t0,
-                                  error=traceback.format_exc())
+            result = FigureResult(name, False, seconds=_clock() - t0, error=traceback.format_exc())
             if progress:
                 print(f"    FAILED: {name}\n{result.error}", file=sys.stderr, flush=True)
         finally:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import matplotlib
 import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from .errors import InvalidDataError, InvalidParameterError
 from .validation import check_int, check_real
@@ -49,6 +51,7 @@ __all__ = [
     "figure_legend",
     "integer_ticks",
     "note_box",
+    "stamp_footer",
     "savefig",
 ]
 
@@ -349,12 +352,53 @@ def note_box(ax, text: str, *, loc: str = "lower right", fontsize: float = 7.0):
                          "alpha": 0.9})
 
 
-def savefig(fig: Figure, path: str | os.PathLike, *, dpi: float | None = None) -> Path:
+def stamp_footer(fig: Figure, text: str, *, fontsize: float = 7.0, color: str = "#333333",
+                 dpi: float | None = None):
+    """Write ``text`` in a strip added under ``fig`` (right-aligned, wrapped to the figure's width).
+
+    The strip lies below the figure's own area, so the footer never covers a panel, a label or a
+    legend. Returns the region to save, in inches (a :class:`matplotlib.transforms.Bbox`: the
+    figure plus the strip), for ``savefig(fig, path, bbox_inches=...)``; saved without it, the
+    footer is cut off. The figure's layout is computed here (at ``dpi``, default :data:`STYLE`'s
+    ``savefig.dpi``) and then frozen (layout engine ``"none"``), and figure legends are pinned to
+    the figure's own area, so that the saved region does not move them into the strip; the strip
+    is a whole number of pixels at ``dpi``. Draw nothing more on ``fig`` afterwards.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidParameterError("text", f"must be a non-empty string, got {text!r}", value=text)
+    dpi = STYLE["savefig.dpi"] if dpi is None else dpi
+    width, height = fig.get_size_inches()
+    old_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        fig.draw_without_rendering()  # the layout engine places everything, at the saving resolution
+        fig.set_layout_engine("none")  # ... and its positions are kept from here on
+        # savefig(bbox_inches=region) makes the region the figure's bbox, to which figure legends are
+        # anchored by default ("outside lower center" would drop into the strip): anchor them to the
+        # figure's own area (figure coordinates, which the saved region leaves in place)
+        for legend in fig.legends:
+            legend.set_bbox_to_anchor((0.0, 0.0, 1.0, 1.0), transform=fig.transFigure)
+        # DejaVu Sans averages about 0.55 em per character
+        chars = max(20, int(width * 72.0 / (0.55 * fontsize)) - 4)
+        pad = 0.06  # inches
+        artist = fig.text(1.0 - pad / width, -pad / height, textwrap.fill(text, chars), ha="right", va="top",
+                          fontsize=fontsize, color=color)
+        fig.draw_without_rendering()
+        extent = artist.get_window_extent().transformed(fig.dpi_scale_trans.inverted())
+    finally:
+        fig.set_dpi(old_dpi)
+    bottom = math.floor((min(extent.y0, -pad) - pad) * dpi) / dpi
+    left = min(0.0, math.floor((extent.x0 - pad) * dpi) / dpi)
+    return Bbox([[left, bottom], [width, height]])
+
+
+def savefig(fig: Figure, path: str | os.PathLike, *, dpi: float | None = None, bbox_inches=None) -> Path:
     """Save ``fig`` to ``path`` atomically and byte-reproducibly; returns the path.
 
     The format follows the suffix (``.png``, ``.pdf``, ``.svg``). Metadata that would embed the
     matplotlib version or a date is removed; the file is written under a temporary name and
-    renamed into place, so readers never see a partial image.
+    renamed into place, so readers never see a partial image. ``bbox_inches``: the region saved
+    (matplotlib's argument; e.g. what :func:`stamp_footer` returns); default the figure's area.
     """
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
@@ -367,7 +411,7 @@ def savefig(fig: Figure, path: str | os.PathLike, *, dpi: float | None = None) -
     try:
         with style():
             fig.savefig(tmp, format=fmt, dpi=dpi if dpi is not None else STYLE["savefig.dpi"],
-                        metadata=_NO_METADATA.get(fmt))
+                        metadata=_NO_METADATA.get(fmt), bbox_inches=bbox_inches)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

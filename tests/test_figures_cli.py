@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -152,25 +153,35 @@ def test_reproduce_writes_png_json_and_manifest(tmp_path):
             for line in manifest.splitlines() if line.startswith("| `")}
     local = rows["`dummy-local`: Local dummy-local"]
     assert "`rltheory reproduce dummy-local`" in local
-    assert "| quick |" in local and "| reproduced |" in local
+    cells = [c.strip() for c in re.split(r"(?<!\\)\|", local)]  # escaped pipes stay inside cells
+    assert cells[4].endswith(" s") and cells[5] == "not generated" and "| reproduced |" in local
     assert "Fig. 3 \\| right" in local  # pipes escaped inside cells
     never = rows["`dummy-never`: Local dummy-never"]
     assert "| not generated |" in never and "| reconstructed setting |" in never
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
 
 
-def test_reproduce_is_byte_deterministic_and_full_mode_is_recorded(tmp_path):
+def fake_clock(step: float):
+    """A clock advancing ``step`` seconds per reading (every figure takes exactly ``step``)."""
+    ticks = iter(range(10_000))
+    return lambda: step * next(ticks)
+
+
+def test_reproduce_is_byte_deterministic_and_full_mode_is_recorded(tmp_path, monkeypatch):
     register_dummy()
     a, b = tmp_path / "a", tmp_path / "b"
-    F.reproduce("dummy-local", out=a, progress=False, load=False)
-    F.reproduce("dummy-local", out=b, progress=False, load=False)
+    for out in (a, b):  # the same wall time in both runs: the rest of every file must be identical
+        monkeypatch.setattr(F, "_clock", fake_clock(2.5))
+        F.reproduce("dummy-local", out=out, progress=False, load=False)
     for name in ("dummy-local.png", "dummy-local.json", "MANIFEST.md"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     F.reproduce("dummy-local", full=True, out=a, progress=False, load=False)
-    doc = json.loads((a / "dummy-local.json").read_text())
+    doc = json.loads((a / "full" / "dummy-local.json").read_text())
     assert doc["mode"] == "full" and doc["data"]["quick"] is False
     assert doc["command"] == "rltheory reproduce dummy-local --full"
-    assert "| full |" in (a / "MANIFEST.md").read_text()
+    assert json.loads((a / "dummy-local.json").read_text())["mode"] == "quick"  # untouched
+    row = next(x for x in (a / "MANIFEST.md").read_text().splitlines() if x.startswith("| `dummy-local`"))
+    assert [c.strip() for c in re.split(r"(?<!\\)\|", row)][4] == "2.5 s"
 
 
 def test_reproduce_continues_after_a_failing_recipe(tmp_path, capsys):
@@ -324,7 +335,8 @@ def test_cli_reproduce_and_exit_codes(fake_dist, tmp_path, monkeypatch, capsys):
     assert "unknown figure" in err and "dummy-curve" in err and "broken" in err
     assert main(["reproduce", "dummy-fails", "dummy-curve", "--full", "-q", "--out", "o2"]) == 1
     assert "recipe exploded" in capsys.readouterr().err
-    assert json.loads((tmp_path / "o2" / "dummy-curve.json").read_text())["mode"] == "full"
+    assert json.loads((tmp_path / "o2" / "full" / "dummy-curve.json").read_text())["mode"] == "full"
+    assert not (tmp_path / "o2" / "dummy-curve.json").exists()  # full mode writes into o2/full only
     assert main(["reproduce", "--bogus"]) == 2
     assert main([]) == 2
     assert main(["--version"]) == 0
@@ -372,7 +384,9 @@ def test_cli_subprocess(fake_dist, tmp_path):
     manifest = (tmp_path / "figs" / "MANIFEST.md").read_text()
     rows = [ln for ln in manifest.splitlines() if "`dummy-" in ln]
     assert len(rows) == 2
-    assert any("| quick |" in r for r in rows) and any("not generated" in r for r in rows)
+    curve = next(r for r in rows if "`dummy-curve`" in r)
+    assert [c.strip() for c in curve.split("|")][4].endswith(" s")  # the quick run's wall time
+    assert any("not generated" in r for r in rows)
     unknown = run_cli(["reproduce", "nope"], tmp_path, fake_dist, module=False)
     assert unknown.returncode == 2 and "known figures" in unknown.stderr
     failed = run_cli(["reproduce", "dummy-fails", "--out", "figs"], tmp_path, fake_dist)
