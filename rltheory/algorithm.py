@@ -79,8 +79,11 @@ class Algorithm:
 
     @classmethod
     def supports(cls, model, params: dict) -> bool:
-        """Whether ``cls(**params)`` can run on ``model`` (the conformance suite skips other pairs)."""
-        return True
+        """Whether ``cls(**params)`` can run on ``model`` (the conformance suite skips other pairs).
+
+        The default: ``model`` is an instance of the learner's ``model_type``; subclasses narrow it further.
+        """
+        return isinstance(model, cls.model_type)
 
     def _check_run_args(self, model, episodes, replicates, seed, backend):
         """Validate ``run``'s arguments; returns ``(episodes, seeds, backend)``."""

@@ -19,10 +19,10 @@ COMMITTED = Path(__file__).resolve().parents[1] / "paper_figures"
 
 
 @pytest.fixture(autouse=True)
-def _clean_registry():
-    yield
-    for name in [n for n, r in F.FIGURES.items() if r.module == __name__]:
-        del F.FIGURES[name]
+def _clean_registry(monkeypatch):
+    """Each test sees only the figures it registers (other test modules, or the real recipes loaded by an
+    earlier test, would otherwise add rows and totals to its manifest)."""
+    monkeypatch.setattr(F, "FIGURES", {})
 
 
 def register(name: str, scale: str = ""):
