@@ -297,10 +297,7 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full
     scan_v = False  # did V[h + 1] change anywhere?
     for h in range(Hq - 1, -1, -1):
         hc = h if Hc > 1 else 0
-        Vn = V[h + 1]
-        wn = w[h]
-        chg_next = changed[(h + 1) % 2]
-        chg = changed[h % 2]
+        hn, hh = (h + 1) % 2, h % 2  # rows of ``changed`` for steps h + 1 and h
         w_t = -1
         if plan.bernstein:
             # w[h, t] = min(c3 / N'_{k,h+1}(t), H^2); N'_{k,h+1} changed only at last_states[h + 1]
@@ -309,11 +306,11 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full
                 nv = visits[h + 1, t]
                 wt = c3 / nv if nv > 0 else h2
                 wt = wt if wt < h2 else h2
-                if full or wt != wn[t]:
-                    wn[t] = wt
+                if full or wt != w[h, t]:
+                    w[h, t] = wt
                     w_t = t
         for t in range(S):
-            chg[t] = 0
+            changed[hh, t] = 0
         # the rows to visit: all of them, or those of the previous episode's pairs
         if full or scan_v or w_t >= 0:
             n_rows = S
@@ -331,17 +328,16 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full
             touched = False
             for a in range(A):
                 m = size[hc, s, a]
-                ys = nxt[hc, s, a]
                 wd = full or fresh[hc, s, a] != 0  # inputs of Alg. 4's third term changed
                 if not wd and w_t >= 0:
                     for j in range(m):
-                        if ys[j] == w_t:
+                        if nxt[hc, s, a, j] == w_t:
                             wd = True
                             break
                 vd = wd
                 if not vd and scan_v:
                     for j in range(m):
-                        if chg_next[ys[j]]:
+                        if changed[hn, nxt[hc, s, a, j]]:
                             vd = True
                             break
                 if not vd:
@@ -352,22 +348,21 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full
                     Q[h, s, a] = vmax
                     U[h, s, a] = np.inf
                     continue
-                cs = cnt[hc, s, a]
                 inv = inv_n[hc, s, a]
                 if plan.bernstein:
                     mean = 0.0
                     for j in range(m):
-                        mean += cs[j] * Vn[ys[j]]
+                        mean += cnt[hc, s, a, j] * V[h + 1, nxt[hc, s, a, j]]
                     mean *= inv
                     var = 0.0
                     for j in range(m):
-                        d = Vn[ys[j]] - mean
-                        var += cs[j] * d * d
+                        d = V[h + 1, nxt[hc, s, a, j]] - mean
+                        var += cnt[hc, s, a, j] * d * d
                     var *= inv
                     if wd:
                         lookahead = 0.0
                         for j in range(m):
-                            lookahead += cs[j] * wn[ys[j]]
+                            lookahead += cnt[hc, s, a, j] * w[h, nxt[hc, s, a, j]]
                         lookahead *= inv
                         T3[h, s, a] = np.sqrt(8.0 * lookahead * inv)
                     b = (np.sqrt(8.0 * L * var * inv) + 14.0 * H * L / 3.0 * inv + T3[h, s, a])
@@ -375,7 +370,7 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full
                 else:
                     acc = 0.0
                     for j in range(m):
-                        acc += cs[j] * Vn[ys[j]]
+                        acc += cnt[hc, s, a, j] * V[h + 1, nxt[hc, s, a, j]]
                     q = (reward_sum[hc, s, a] + acc) * inv + bonus[hc, s, a]
                 U[h, s, a] = q
                 if q > vmax:
@@ -391,7 +386,7 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full
                     best = Q[h, s, a]
             if full or best != V[h, s]:
                 V[h, s] = best
-                chg[s] = 1
+                changed[hh, s] = 1
                 d = best - V_star[h, s]
                 if d < gap:
                     gap = d
@@ -407,7 +402,7 @@ def ucbvi_plan_support_one(plan, counts, fast, V_star, Q, buf, last_states, full
                     top = h
         scan_v = False
         for t in range(S):
-            if chg[t]:
+            if changed[hh, t]:
                 scan_v = True
                 break
     gapv[0] = gap

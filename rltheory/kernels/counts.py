@@ -164,22 +164,20 @@ def update_support_one(support, states, actions):
         s = states[h]
         a = actions[h]
         t = states[h + 1]
-        row = next_states[hc, s, a]
-        crow = counts[hc, s, a]
         m = size[hc, s, a]
         j = 0
-        while j < m and row[j] < t:
+        while j < m and next_states[hc, s, a, j] < t:
             j += 1
-        if j < m and row[j] == t:
-            crow[j] += 1.0
+        if j < m and next_states[hc, s, a, j] == t:
+            counts[hc, s, a, j] += 1.0
             continue
-        if m == row.shape[0]:
+        if m == next_states.shape[3]:
             raise ValueError("ObservedSupport: more distinct next states than its capacity")
         for i in range(m, j, -1):
-            row[i] = row[i - 1]
-            crow[i] = crow[i - 1]
-        row[j] = t
-        crow[j] = 1.0
+            next_states[hc, s, a, i] = next_states[hc, s, a, i - 1]
+            counts[hc, s, a, i] = counts[hc, s, a, i - 1]
+        next_states[hc, s, a, j] = t
+        counts[hc, s, a, j] = 1.0
         size[hc, s, a] = m + 1
 
 
