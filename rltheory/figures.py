@@ -468,8 +468,11 @@ def _cpus(walls: list[dict]) -> str:
 def write_manifest(out: str | os.PathLike = Path("paper_figures")) -> Path:
     """(Re)write ``out/MANIFEST.md``: one row per registered figure, sorted by name, with the quick
     and full columns (wall times from the JSONs in ``out`` and ``out/full``, estimates from
-    ``out/full/estimates.json``) and a row of totals."""
+    ``out/full/estimates.json``) and a row of totals. In a process that has registered no figure yet, the
+    recipe modules are loaded first (:func:`load_recipes`), so a bare call never writes an empty table."""
     out = Path(out)
+    if not FIGURES:
+        load_recipes()
     estimates = read_estimates(out)
     doc = _read_json(out / FULL_DIR / ESTIMATES_FILE)
     note = doc.get("_note") if isinstance(doc, dict) else None

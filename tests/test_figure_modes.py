@@ -243,3 +243,20 @@ def test_committed_full_outputs_are_full_mode_and_complete():
         assert doc["wall_time"]["seconds"] > 0, js.name
         assert js.with_suffix(".png").is_file(), js.name
     F.read_estimates(COMMITTED)  # the committed estimates parse
+
+
+def test_bare_write_manifest_loads_the_recipes(tmp_path, monkeypatch):
+    """A fresh process calling write_manifest alone (nothing registered yet) writes every recipe's row."""
+    loaded = []
+
+    def fake_load_recipes(group=F.ENTRY_POINT_GROUP):
+        loaded.append(group)
+        register("mode-loaded")
+        return {}
+
+    monkeypatch.setattr(F, "load_recipes", fake_load_recipes)
+    F.write_manifest(tmp_path)
+    assert loaded == [F.ENTRY_POINT_GROUP]
+    assert "mode-loaded" in manifest_rows(tmp_path)
+    F.write_manifest(tmp_path)  # figures registered now: not loaded again
+    assert len(loaded) == 1
