@@ -372,7 +372,7 @@ class PrintedResult:
         for name, t in (self.data.get("targets") or {}).items():
             judged = t.get("passed") is not None
             out.append(Target(name, t.get("measured"), t.get("limit", float("nan")), t.get("unit", "x"),
-                              higher_is_better=False, judged=judged))
+                              higher_is_better=bool(t.get("higher_is_better", False)), judged=judged))
         return out
 
     def render(self) -> str:

@@ -10,10 +10,10 @@ Usage (``make bench`` runs it in ``.venv-bench``, where the peers are installed)
 
 Benchmarks: ``ucbvi`` (UCBVI episodes/s vs rlberry-scool), ``bellman`` (one dense Bellman
 sweep vs NumPy, pymdptoolbox and the memory-bandwidth limit), ``memory`` (peak memory of a
-64-replicate run against the number of episodes), and one per paper (``stepmix``, ``nash_mp``, ``sqirl``,
-``reward_free``:
-self-contained modules that print their own tables: also ``subpo``, ``reward_free``, ``kerns``,
-``multibatch``). Speed targets live here and print as
+64-replicate run against the number of episodes), one self-contained module per paper that prints its
+own table (``stepmix``, ``nash_mp``, ``sqirl``, ``subpo``, ``reward_free``, ``kerns``, ``multibatch``), and
+``gpu_batch`` (the CuPy replicate batch against 2-core Numba; its device column reads n/a without a CUDA
+device). Speed targets live here and print as
 PASS/MISS; they are never asserted by the test suite. Progress goes to stderr, tables to stdout.
 The exit status is 0 unless a benchmark raised (``--strict``: also 1 when a target is missed).
 """
@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_bellman  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_ucbvi  # noqa: E402
+import gpu_batch  # noqa: E402
 import kerns  # noqa: E402
 import multibatch  # noqa: E402
 import nash_mp  # noqa: E402
@@ -51,6 +52,7 @@ BENCHMARKS = {
     "reward_free": paper_benchmark(reward_free),
     "kerns": paper_benchmark(kerns),
     "multibatch": paper_benchmark(multibatch),
+    "gpu_batch": paper_benchmark(gpu_batch),
 }
 
 
