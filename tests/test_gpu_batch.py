@@ -82,3 +82,34 @@ def test_benchmark_without_a_device_says_so(monkeypatch, capsys):
     assert out["agreement"] == {}
     text = capsys.readouterr().out
     assert "n/a (no CUDA device)" in text and "not measured" in text
+
+
+class _DriftingCupyUCBVI(UCBVI):
+    """Stands in for a CuPy path that drifts from the NumPy twin (runs the twin, then perturbs one value)."""
+
+    def __init__(self, drift: float = 0.0, *, bonus: str = "hoeffding", bonus_scale: float = 0.2):
+        super().__init__(bonus=bonus, bonus_scale=bonus_scale)
+        self.drift = drift
+
+    def run(self, model, episodes, *, backend=None, **kw):
+        if backend != "cupy":
+            return super().run(model, episodes, backend=backend, **kw)
+        trace = super().run(model, episodes, backend="numpy", **kw)
+        trace["values"][0, -1] += self.drift
+        return trace
+
+
+@pytest.mark.parametrize("drift, fails", [(1e-6, True), (1e-12, False)])
+def test_conformance_compares_cupy_with_the_twin_where_a_device_is_present(monkeypatch, drift, fails):
+    from rltheory.testing import conformance
+
+    monkeypatch.setattr(conformance, "cupy_available", lambda: True)
+    algo = _DriftingCupyUCBVI(drift)
+    model = riverswim()
+    if fails:
+        with pytest.raises(conformance.ConformanceError, match="between cupy and numpy"):
+            conformance.check_backend_agreement(algo, model)
+    else:
+        conformance.check_backend_agreement(algo, model)
+    monkeypatch.setattr(conformance, "cupy_available", lambda: False)  # no device: cupy is not asked for
+    conformance.check_backend_agreement(_DriftingCupyUCBVI(1.0), model)

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from ..backend import cupy_available
 from ..errors import ValidationError
 from ..models import FiniteHorizonMDP, PreferenceGame
 from ..rng import replicate_seeds
@@ -173,16 +174,27 @@ def check_validation_errors(algo, model):
             raise ConformanceError(f"bad {argument!r} was accepted silently")
 
 
+#: backend -> tolerance of its agreement with the NumPy twin (CuPy: the same float64 operations, reductions
+#: possibly ordered differently on the device).
+BACKEND_TOLERANCE = {"numba": 1e-10, "cupy": 1e-9}
+
+
 def check_backend_agreement(algo, model):
-    if "numpy" not in getattr(algo, "backends", ()):
+    """Every backend the learner offers, beside ``numpy``, gives the NumPy twin's trace (CuPy only where a CUDA
+    device is present)."""
+    offered = getattr(algo, "backends", ())
+    if "numpy" not in offered:
         return
-    a = _run(algo, model, backend="numba")
     b = _run(algo, model, backend="numpy")
-    _require(set(a.keys()) == set(b.keys()), f"backends return different arrays: {sorted(a.keys())} vs "
-                                             f"{sorted(b.keys())}")
-    for k in a.keys():
-        diff = np.max(np.abs(np.asarray(a[k], float) - np.asarray(b[k], float)), initial=0.0)
-        _require(bool(diff <= 1e-10), f"array {k!r} differs between numba and numpy by {diff:.3g} (> 1e-10)")
+    for backend, tol in BACKEND_TOLERANCE.items():
+        if backend not in offered or (backend == "cupy" and not cupy_available()):
+            continue
+        a = _run(algo, model, backend=backend)
+        _require(set(a.keys()) == set(b.keys()), f"backends return different arrays: {sorted(a.keys())} vs "
+                                                 f"{sorted(b.keys())}")
+        for k in a.keys():
+            diff = np.max(np.abs(np.asarray(a[k], float) - np.asarray(b[k], float)), initial=0.0)
+            _require(bool(diff <= tol), f"array {k!r} differs between {backend} and numpy by {diff:.3g} (> {tol:g})")
 
 
 def sparse_dense_pair(model: FiniteHorizonMDP) -> tuple[FiniteHorizonMDP, FiniteHorizonMDP]:
