@@ -97,10 +97,16 @@ def test_dimension_recipe_runs_its_chunks_on_the_executor(executor):
         assert_same_run(traces["random", d], RandomExploration().run(m, c["K"], replicates=c["seeds"]))
 
 
-def test_lower_bound_recipe_runs_its_chunks_on_the_executor(executor):
+def test_lower_bound_recipe_runs_its_chunks_on_the_executor(executor, tmp_path):
     c = dict(ds=(3, 4), H=3, Ks=(8, 16), seeds=2)
     gaps = rf.lower_bound_traces(c, **runner(executor))
     assert executor.submitted == len(c["ds"]) * len(c["Ks"]) * c["seeds"]   # one chunk per (d, K, seed)
+    # cached on disk (full mode), then read back: the same gaps, nothing recomputed the second time
+    for _ in range(2):
+        cached = rf.lower_bound_traces(c, chunk_replicates=1, cache_dir=tmp_path, executor=executor, progress=False)
+        assert all(np.array_equal(cached[d], gaps[d]) for d in c["ds"])
+    assert executor.submitted == 2 * len(c["ds"]) * len(c["Ks"]) * c["seeds"]
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == len(c["ds"]) * len(c["Ks"]) * c["seeds"]
     for d in c["ds"]:
         direct = np.zeros((len(c["Ks"]), c["seeds"]))
         for i, K in enumerate(c["Ks"]):   # what the recipe did before it used the runner
