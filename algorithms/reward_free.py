@@ -68,6 +68,10 @@ Metrics (``run``), arrays ``(replicates, n_checkpoints)`` at the checkpoint epis
   mass projection; ``theta_error`` = ``||theta_plan - theta*||_2`` (raw);
 * ``mean_gap`` -- mean over test rewards of the planned policy's true gap ``V*_1 - V^{pi_hat}_1``;
   ``solved_fraction`` -- fraction of test rewards solved exactly (gap ``<= 1e-12``).
+
+With ``run(..., plan_rewards=R)`` the planning phase also runs inside ``run`` on each replicate's final
+estimate: ``planned_first_action`` and ``planned_gap``, ``(replicates, len(R))``, are what :meth:`plan` returns
+for each reward (so runs on the experiment runner's workers, whose learner state stays there, can be scored).
 """
 
 from __future__ import annotations
