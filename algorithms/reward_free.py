@@ -68,6 +68,10 @@ Metrics (``run``), arrays ``(replicates, n_checkpoints)`` at the checkpoint epis
   mass projection; ``theta_error`` = ``||theta_plan - theta*||_2`` (raw);
 * ``mean_gap`` -- mean over test rewards of the planned policy's true gap ``V*_1 - V^{pi_hat}_1``;
   ``solved_fraction`` -- fraction of test rewards solved exactly (gap ``<= 1e-12``).
+
+With ``run(..., plan_rewards=R)`` the planning phase also runs inside ``run`` on each replicate's final
+estimate: ``planned_first_action`` and ``planned_gap``, ``(replicates, len(R))``, are what :meth:`plan` returns
+for each reward (so runs on the experiment runner's workers, whose learner state stays there, can be scored).
 """
 
 from __future__ import annotations
@@ -296,15 +300,22 @@ class _RewardFree(Algorithm):
     per_episode: tuple[str, ...] = ()
 
     def run(self, model, episodes, *, replicates=1, seed=0, checkpoints=None, test_rewards=None, backend=None,
-            progress=False) -> Trace:
+            progress=False, plan_rewards=None) -> Trace:
         """Explore ``episodes`` episodes per replicate; metrics at ``checkpoints`` (default geometric).
 
         Returns a :class:`~rltheory.trace.Trace` with ``(R, n_checkpoints)`` metric arrays (see the module
         docstring) and ``(R, episodes)`` per-episode diagnostics; ``meta["checkpoints"]`` lists the counts.
         The learner keeps each replicate's final estimate for :meth:`plan`.
+
+        ``plan_rewards`` (optional, ``(n, S, A)`` or ``(n, H, S, A)``, each with total at most 1): the
+        planning phase run inside ``run`` on each replicate's final estimate, for runs whose learner state
+        never comes back (the experiment runner's worker processes). Adds ``planned_first_action``
+        ``(R, n)`` (int64: the planned action at step 1 in the start state) and ``planned_gap`` ``(R, n)``
+        (``V*_1(s_1) - V^pi_1(s_1)`` of the planned policy, exact), each entry as :meth:`plan` returns it.
         """
         episodes, seeds, backend = self._check_run_args(model, episodes, replicates, seed, backend)
         cps = _check_checkpoints(checkpoints, episodes)
+        plan_r = None if plan_rewards is None else _check_plan_rewards(plan_rewards, model)
         ev = RewardFreeEvaluator(model, test_rewards)
         names = METRICS + self.extra_metrics
         out = {k: np.zeros((len(seeds), len(cps))) for k in names}
@@ -323,6 +334,11 @@ class _RewardFree(Algorithm):
                     out[k][r, c] = v
             self.states_.append(state)
         bar.close()
+        if plan_r is not None:
+            planned = [[self._plan_state(state, r[None]) for r in plan_r] for state in self.states_]
+            out["planned_first_action"] = np.array([[p.policy[0, model.start_state] for p in row] for row in planned],
+                                                   dtype=np.int64).reshape(len(seeds), len(plan_r))
+            out["planned_gap"] = np.array([[p.gap for p in row] for row in planned]).reshape(len(seeds), len(plan_r))
         meta = {"algorithm": type(self).__name__, "params": self.get_params(), "model": model.name,
                 "fingerprint": model.fingerprint, "episodes": episodes, "checkpoints": cps.tolist(),
                 "backend": backend, **self._meta(model, episodes)}
@@ -341,9 +357,13 @@ class _RewardFree(Algorithm):
             raise InvalidParameterError("plan", "call run() first (the planning phase needs explored data)")
         replicate = check_int(replicate, "replicate", low=0, high=len(self.states_) - 1)
         m = self.model_
-        r = check_reward(reward, m.S, m.A, m.H, per_step=per_step)[None]
+        return self._plan_state(self.states_[replicate], check_reward(reward, m.S, m.A, m.H, per_step=per_step)[None])
+
+    def _plan_state(self, state, r) -> PlanResult:
+        """:meth:`plan` on an explored ``state`` for one checked reward ``r (1, H, S, A)``."""
+        m = self.model_
         ev = EstimatePlanner(m)
-        theta, Sigma, bonus, G = self._planning_model(self.states_[replicate])
+        theta, Sigma, bonus, G = self._planning_model(state)
         pi, _, V = ev.plan(ev.project(theta, Sigma), r, bonus, G)
         _, Vstar = _dp(m.P, r, m.H, bonus=None)
         true = _policy_values(m.P, r, pi, m.H)
@@ -359,6 +379,16 @@ class _RewardFree(Algorithm):
         if beta is not None:
             beta = check_real(beta, "beta", low=0.0, low_open=True)
         return beta, check_real(beta_scale, "beta_scale", low=0.0, low_open=True)
+
+
+def _check_plan_rewards(plan_rewards, model) -> np.ndarray:
+    """``plan_rewards`` of :meth:`_RewardFree.run` as ``(n, H, S, A)``, each checked by :func:`check_reward`."""
+    r = as_float_array(plan_rewards, "plan_rewards", error=InvalidParameterError)
+    if r.ndim not in (3, 4) or len(r) == 0:
+        raise InvalidParameterError("plan_rewards", f"must have shape (n, {model.S}, {model.A}) or (n, {model.H}, "
+                                                    f"{model.S}, {model.A}) with n >= 1, got {r.shape}",
+                                    value=r.shape)
+    return np.stack([check_reward(x, model.S, model.A, model.H, name=f"plan_rewards[{i}]") for i, x in enumerate(r)])
 
 
 def _solve_all(Sigma, b):

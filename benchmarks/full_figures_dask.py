@@ -21,11 +21,12 @@ learners plan once per episode over a fixed model size). Then
 Both the chunks' wall times (on the loaded machine: upper bounds) and their CPU times (what a chunk takes on
 a core of its own: the better guide for a cluster's dedicated workers) are reported.
 
-Recipes that call their learners' ``run`` themselves, not through the runner (``rewardfree-*``), have no
-chunks to spread over workers; ``--direct`` times them in this process instead: every (instance, learner)
-run of the full setting once, with one replicate and ``1/FRACTION`` of its episodes (at least
-``MIN_EPISODES``), scaled by ``FRACTION`` x replicates (cost is linear in both: replicates are independent
-runs, and the per-episode cost does not grow with the episode index).
+The ``rewardfree-*`` recipes run every (configuration, seed) as its own runner chunk (``chunk_replicates =
+1``; the lower bound: one configuration per (d, K, seed)); ``--direct`` times their runs in this process: every
+(instance, learner) run of the full setting once, with one replicate and ``1/FRACTION`` of its episodes (at
+least ``MIN_EPISODES``), scaled by ``FRACTION`` x replicates (cost is linear in both: replicates are
+independent runs, and the per-episode cost does not grow with the episode index). One such run is one chunk,
+so N workers take about the total / N, never less than the longest run.
 
 Timings are on a shared machine (other processes running): upper bounds. Usage::
 

@@ -17,12 +17,14 @@ therefore only quoted in captions, never drawn.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
 from rltheory.algorithms import HFUCRLRFE, UCRLRFE, RandomExploration
 from rltheory.algorithms.reward_free_analysis import episodes_to_epsilon, loglog_slope
 from rltheory.bounds.reward_free import hf_first_nonvacuous_K, hf_upper_bound
+from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
 from rltheory.mdps import hard_instance, mixture_of_kernels
 from rltheory.mdps.linear_mixture import hard_instance_gap
@@ -53,12 +55,33 @@ def learners() -> dict:
             "random": RandomExploration()}
 
 
+def runner_options(quick: bool) -> dict:
+    """How the recipes' :func:`~rltheory.experiments.sweep` runs its chunks.
+
+    One replicate per chunk (every (configuration, seed) run is its own chunk, so a Dask cluster or a process
+    pool spreads them all). Quick mode: in this process, no cache (no pool to spawn for a half-minute figure).
+    Full mode: the runner's on-disk cache (resume) and a local pool of up to 8 processes, unless
+    ``rltheory reproduce --scheduler`` / ``$RLTHEORY_SCHEDULER`` name a Dask scheduler (then it runs there).
+    """
+    return {"chunk_replicates": 1, "cache_dir": False if quick else None,
+            "workers": 1 if quick else max(1, min(8, os.cpu_count() or 1))}
+
+
+def rate_traces(c: dict, **runner) -> dict:
+    """``{d: Trace}`` of HF-UCRL-RFE++ on the mixture instance, one anytime run per seed, via the runner.
+
+    ``c``: a :data:`RATE` setting; ``runner``: :func:`~rltheory.experiments.sweep` options (executor, workers,
+    cache_dir, chunk_replicates, progress).
+    """
+    configs = [(d, HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA), mixture_of_kernels(S, A, d, H=c["H"], seed=d))
+               for d in c["ds"]]
+    return sweep(configs, c["K"], replicates=c["seeds"], seed=0, **runner)
+
+
 @functools.lru_cache(maxsize=4)
 def rate_runs(quick: bool = True) -> dict:
     """``{d: Trace}`` of HF-UCRL-RFE++ on the mixture instance, one anytime run per seed."""
-    c = RATE[bool(quick)]
-    return {d: HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA).run(
-        mixture_of_kernels(S, A, d, H=c["H"], seed=d), c["K"], replicates=c["seeds"], seed=0) for d in c["ds"]}
+    return rate_traces(RATE[bool(quick)], **runner_options(quick))
 
 
 @figure("rewardfree-rate", title="HF-UCRL-RFE++: tie-adversarial gap and projected value error vs K, per d",
@@ -105,16 +128,19 @@ def make_rate(quick: bool) -> FigureOutput:
     return FigureOutput(fig, data, notes)
 
 
+def horizon_traces(c: dict, **runner) -> dict:
+    """``{(learner, H): Trace}`` on the ``d = c["d"]`` mixture instance, via the runner (see :func:`rate_traces`)."""
+    configs = []
+    for H in c["Hs"]:
+        m = mixture_of_kernels(S, A, c["d"], H=H, seed=4)
+        configs += [((name, H), algo, m) for name, algo in learners().items()]
+    return sweep(configs, c["K"], replicates=c["seeds"], seed=0, **runner)
+
+
 @functools.lru_cache(maxsize=4)
 def horizon_runs(quick: bool = True) -> dict:
     """``{(learner, H): Trace}`` on the d=4 mixture instance."""
-    c = HORIZON[bool(quick)]
-    out = {}
-    for H in c["Hs"]:
-        m = mixture_of_kernels(S, A, c["d"], H=H, seed=4)
-        for name, algo in learners().items():
-            out[name, H] = algo.run(m, c["K"], replicates=c["seeds"], seed=0)
-    return out
+    return horizon_traces(HORIZON[bool(quick)], **runner_options(quick))
 
 
 def _k_eps_panel(ax, xs, table, colors, xlabel, K):
@@ -176,16 +202,21 @@ def make_horizon(quick: bool) -> FigureOutput:
     return FigureOutput(fig, data, notes)
 
 
+def dimension_traces(c: dict, **runner) -> dict:
+    """``{(learner, d): Trace}`` for HF-UCRL-RFE++ and the random baseline, via the runner (see
+    :func:`rate_traces`)."""
+    configs = []
+    for d in c["ds"]:
+        m = mixture_of_kernels(S, A, d, H=c["H"], seed=d)
+        configs += [(("HF-UCRL-RFE++", d), HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA), m),
+                    (("random", d), RandomExploration(), m)]
+    return sweep(configs, c["K"], replicates=c["seeds"], seed=0, **runner)
+
+
 @functools.lru_cache(maxsize=4)
 def dimension_runs(quick: bool = True) -> dict:
     """``{(learner, d): Trace}`` for HF-UCRL-RFE++ and the random baseline at H=10."""
-    c = DIMENSION[bool(quick)]
-    out = {}
-    for d in c["ds"]:
-        m = mixture_of_kernels(S, A, d, H=c["H"], seed=d)
-        out["HF-UCRL-RFE++", d] = HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA).run(m, c["K"], replicates=c["seeds"])
-        out["random", d] = RandomExploration().run(m, c["K"], replicates=c["seeds"])
-    return out
+    return dimension_traces(DIMENSION[bool(quick)], **runner_options(quick))
 
 
 @figure("rewardfree-dimension", title="Episodes to reach a tie-adversarial gap eps vs feature dimension d",
@@ -231,22 +262,31 @@ def make_dimension(quick: bool) -> FigureOutput:
     return FigureOutput(fig, data, notes)
 
 
+def lower_bound_traces(c: dict, **runner) -> dict:
+    """``{d: (n_K, seeds) gaps}`` of HF-UCRL-RFE++'s planned first action on the hard instance, via the runner.
+
+    Every ``(d, K, s)`` is its own configuration of one :func:`~rltheory.experiments.sweep` (its own instance
+    ``hard_instance(d, H, K, seed=1000 d + s)``, ``K`` episodes, root seed ``s``, one replicate: the stream of
+    ``run(..., replicates=1, seed=s)``); the planning phase for the instance's reward runs inside ``run``
+    (``plan_rewards``) and the trace's ``planned_first_action`` gives the action whose exact gap is scored.
+    """
+    algo = HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA, n_random_rewards=LOWER_RANDOM_REWARDS)
+    insts, configs = {}, []
+    for d in c["ds"]:
+        for K in c["Ks"]:
+            for s in range(c["seeds"]):
+                inst = insts[d, K, s] = hard_instance(d, c["H"], K, seed=1000 * d + s)
+                configs.append(((d, K, s), algo, inst.model, {"episodes": K, "seed": s, "checkpoints": [K],
+                                                              "plan_rewards": inst.reward[None]}))
+    traces = sweep(configs, max(c["Ks"]), replicates=1, **runner)
+    return {d: np.array([[hard_instance_gap(insts[d, K, s], int(traces[d, K, s].planned_first_action[0, 0]))
+                          for s in range(c["seeds"])] for K in c["Ks"]]) for d in c["ds"]}
+
+
 @functools.lru_cache(maxsize=4)
 def lower_bound_runs(quick: bool = True) -> dict:
     """``{d: (n_K, seeds) gaps}`` of HF-UCRL-RFE++'s planned first action on the hard instance."""
-    c = LOWER[bool(quick)]
-    out = {}
-    for d in c["ds"]:
-        gaps = np.zeros((len(c["Ks"]), c["seeds"]))
-        for i, K in enumerate(c["Ks"]):
-            for s in range(c["seeds"]):
-                inst = hard_instance(d, c["H"], K, seed=1000 * d + s)
-                algo = HFUCRLRFE(beta_scale=BETA_SCALE, delta=DELTA, n_random_rewards=LOWER_RANDOM_REWARDS)
-                algo.run(inst.model, K, replicates=1, seed=s, checkpoints=[K])
-                res = algo.plan(inst.reward)
-                gaps[i, s] = hard_instance_gap(inst, int(res.policy[0, 0]))
-        out[d] = gaps
-    return out
+    return lower_bound_traces(LOWER[bool(quick)], **runner_options(quick))
 
 
 @figure("rewardfree-lower-bound", title="Hard instance: gap·sqrt(K)/d of HF-UCRL-RFE++ vs K across d",

@@ -804,11 +804,14 @@ def sweep(configs: Iterable[tuple], episodes: int, *, replicates: int, seed: int
     ----------
     configs : iterable of ``(label, algorithm, model)`` or ``(label, algorithm, model, run_kwargs)``
         Labels must be distinct (hashable; figure recipes use strings). A fourth item, a mapping,
-        adds ``run`` keyword arguments for that configuration only.
+        adds ``run`` keyword arguments for that configuration only; in it, the keys ``"episodes"``
+        and ``"seed"`` replace the shared ``episodes`` and root ``seed`` for that configuration
+        (e.g. one run per (instance, budget, seed), each its own configuration, all in one pool).
     episodes, replicates, seed, chunk_replicates, cache_dir, workers, progress, backend, executor
     **run_kwargs
         As in :func:`run_experiment`, shared by every configuration. Every configuration uses
-        the same root ``seed`` (common random numbers across algorithms).
+        the same root ``seed`` (common random numbers across algorithms) unless its own mapping
+        sets ``"seed"``.
 
     Returns
     -------
@@ -831,12 +834,13 @@ def sweep(configs: Iterable[tuple], episodes: int, *, replicates: int, seed: int
                 index=(i,), value=config)
         label, algorithm, model = config[:3]
         extra = dict(config[3]) if len(config) == 4 else {}
+        config_episodes, config_seed = extra.pop("episodes", episodes), extra.pop("seed", seed)
         if label in seen:
             raise InvalidParameterError("configs", f"duplicate label {label!r}", index=(i,),
                                         value=label)
         seen.add(label)
-        jobs.append(_make_job(label, algorithm, model, episodes, replicates=replicates, seed=seed,
-                              chunk_replicates=chunk_replicates, cache_root=cache_root,
+        jobs.append(_make_job(label, algorithm, model, config_episodes, replicates=replicates,
+                              seed=config_seed, chunk_replicates=chunk_replicates, cache_root=cache_root,
                               backend=backend,
                               run_kwargs={**run_kwargs, **extra}))
     if not jobs:

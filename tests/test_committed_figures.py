@@ -10,6 +10,8 @@ so a commit that changes the numbers without regenerating the figure fails here.
 * ``ucbvi-regret``, ``stepmix-regret``: a fingerprint, the final cumulative regret of run 0 of a few
   configurations at the full quick budget (the runner's replicate streams do not depend on how many
   replicates run, so run 0 alone is exact);
+* ``rewardfree-lower-bound``: the ``d = 3`` row (24 runs through the runner; the other reward-free figures
+  share its runner path and are checked against the direct runs in ``tests/test_reward_free_runner.py``);
 * ``nashmp-exploitability``: the final point of every curve (exact, deterministic dynamics; compared in
   log10 to 1e-3, as values near 1e-13 differ in their 5th digit between NumPy/BLAS builds).
 
@@ -140,3 +142,15 @@ def test_nashmp_exploitability_matches_its_recipe():
             new = float(np.mean(np.log10(np.maximum(trace[metric][:, -1], nash_mp.FLOOR))))
             # log10 of values down to 1e-16: roundoff across BLAS builds moves the last digits
             assert new == pytest.approx(old, abs=1e-3), (label, metric)
+
+
+def test_rewardfree_lower_bound_row_matches_its_recipe():
+    """``d = 3`` of the lower-bound figure, every (K, seed) through the runner (one chunk each), exactly."""
+    from rltheory.paper_figures import reward_free as rf
+
+    c = {**rf.LOWER[True], "ds": (3,)}
+    gaps = rf.lower_bound_traces(c, **rf.runner_options(True), progress=False)[3]
+    old = committed("rewardfree-lower-bound")["series"]["d=3"]
+    assert_same(gaps.mean(axis=1), old["gap"]["mean"], "gap.mean")
+    assert_same((gaps * np.sqrt(np.asarray(c["Ks"], float))[:, None] / 3).mean(axis=1), old["gap_sqrtK_over_d"],
+                "gap_sqrtK_over_d")

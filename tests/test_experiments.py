@@ -314,6 +314,25 @@ def test_sweep_runs_each_configuration(tmp_path, tiny):
         sweep([("a", NoiseAlgo())], 7, replicates=1, cache_dir=False)
 
 
+def test_sweep_per_configuration_episodes_and_seed(tmp_path, tiny):
+    """A configuration's own ``episodes`` / ``seed`` replace the shared ones (and its cache key), nothing else."""
+    configs = [("shared", NoiseAlgo(), tiny), ("own", NoiseAlgo(), tiny, {"episodes": 3, "seed": 9})]
+    out = sweep(configs, 7, replicates=3, seed=5, chunk_replicates=2, cache_dir=tmp_path, progress=False)
+    assert out["shared"] == fresh(tiny, replicates=3)
+    own = run_experiment(NoiseAlgo(), tiny, 3, replicates=3, seed=9, cache_dir=False, progress=False)
+    assert out["own"].regret.shape == (3, 3) and out["own"] == own
+    assert out["own"].meta["seed"] == 9 and out["shared"].meta["seed"] == 5
+    assert out["own"].meta["experiment"]["cache_key"] != out["shared"].meta["experiment"]["cache_key"]
+    again = sweep(configs, 7, replicates=3, seed=5, chunk_replicates=2, cache_dir=tmp_path, progress=False)
+    assert again["own"] == own and again["own"].meta["experiment"]["replicates_from_cache"] == 3
+    with pytest.raises(InvalidParameterError) as err:
+        sweep([("a", NoiseAlgo(), tiny, {"seed": -1})], 7, replicates=1, cache_dir=False)
+    assert err.value.argument == "seed"
+    with pytest.raises(InvalidParameterError) as err:
+        sweep([("a", NoiseAlgo(), tiny, {"episodes": 0})], 7, replicates=1, cache_dir=False)
+    assert err.value.argument == "episodes"
+
+
 def test_progress_bar_over_chunks(tiny, capsys):
     run_experiment(NoiseAlgo(), tiny, 7, replicates=4, chunk_replicates=2, cache_dir=False,
                    progress=True)
