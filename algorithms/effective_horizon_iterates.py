@@ -28,149 +28,130 @@ def mask_dtype(A: int):
     return np.uint8 if A <= 8 else np.uint64
 
 
-@nb.njit(cache=True, error_model="numpy")
-def _same_column(nxt, pr, s, h, j):
-    """Whether column ``j`` of the successor table is identical for states ``s`` and ``h`` (every action)."""
-    for a in range(nxt.shape[2]):
-        if nxt[0, s, a, j] != nxt[0, h, a, j] or pr[0, s, a, j] != pr[0, h, a, j]:
-            return False
-    return True
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx):
+    """``q[a, t] = R_t(s, a) + E U[., t + 1]`` for ``lo <= t < hi`` and the maximum over actions in ``mx[A % 2, t]``.
 
+    ``q (A, H)`` and ``mx (2, H)`` are scratch. The expectation is summed in successor order from 0.0 over the
+    successors with positive probability (``r + (p_0 U_0 + p_1 U_1)`` for two), bitwise as
+    :func:`~.effective_horizon_values._expect`. The maximum is the sequential one from ``-inf``
+    (``v if v > running else running``, action by action), with the running value alternating between the rows
+    of ``mx``: an in-place running maximum compiles to a conditional store, which LLVM does not vectorise.
 
-@nb.njit(cache=True, error_model="numpy")
-def _q_steps(nxt, pr, R, s, U, lo, hi, q, best, prod, held, held_lo, held_hi, shared):
-    """``q[a, t] = R_t(s, a) + E U[., t + 1]`` and ``best[t] = max_a q[a, t]`` for ``lo <= t < hi``.
-
-    Stationary models reuse work without changing a bit of the result: the products ``p_j U[n_j, t + 1]`` of
-    successor column ``j`` are kept in ``prod[j] (A, H)`` and reused when the next state has the same column
-    and its steps lie in ``[held_lo[j], held_hi[j])`` (``held[j]``: the state they belong to, ``-1`` for none;
-    the caller resets it for each block), and computed once when all actions share the column (``shared[j]``).
-    Sticky-action models have both: the chosen-action column is the same for every previous action, the
-    repeated-action column the same for every chosen action. Sums are still formed in successor order from 0.0.
+    Speed notes (measured on the sticky UnlockPickup model): indices are unsigned offsets into the base arrays
+    rather than views (a view costs more than the dozen-element loops it feeds, and a signed index adds a
+    wrap-around select that stops vectorisation), and products are formed inline (the successor rows are in
+    cache for the ``A`` sticky siblings that share them).
     """
     Hp = nxt.shape[0]
     Hr = R.shape[0]
     A = R.shape[2]
     K = nxt.shape[3]
-    # Loops run over views from 0 so that Numba knows the index is not negative and LLVM vectorises them.
-    m = hi - lo
-    bst = best[lo:hi]
+    o = np.uint64(lo)
+    m = np.uint64(hi - lo)
+    one = np.uint64(1)
     for i in range(m):
-        bst[i] = -np.inf
-    if Hp == 1 and Hr == 1:
-        for j in range(K):
-            if held[j] >= 0 and held_lo[j] <= lo and hi <= held_hi[j] and _same_column(nxt, pr, s, held[j], j):
-                continue
-            sh = True
-            for a in range(1, A):
-                if nxt[0, s, a, j] != nxt[0, s, 0, j] or pr[0, s, a, j] != pr[0, s, 0, j]:
-                    sh = False
-                    break
-            shared[j] = sh
-            pv = prod[j, :, lo:hi]
-            for a in range(1 if sh else A):
-                p = pr[0, s, a, j]
-                if p > 0.0:
-                    src = U[nxt[0, s, a, j], lo + 1:hi + 1]
-                    for i in range(m):
-                        pv[a, i] = p * src[i]
-            held[j] = s
-            held_lo[j] = lo
-            held_hi[j] = hi
-        qv = q[:, lo:hi]
-        p0v = prod[0, :, lo:hi]
-        p1v = prod[K - 1, :, lo:hi]
-        for a in range(A):
+        mx[0, o + i] = -np.inf
+    for a in range(A):
+        src = np.uint64(a & 1)
+        dst = np.uint64((a + 1) & 1)
+        if Hp == 1 and Hr == 1:
             r = R[0, s, a]
             used = 0
             for j in range(K):
                 if pr[0, s, a, j] > 0.0:
                     used += 1
-            if K <= 2 and used == K:  # fused loops for the common deterministic and sticky cases (same sums)
-                a0 = 0 if shared[0] else a
-                if K == 1:
-                    for i in range(m):
-                        v = r + p0v[a0, i]
-                        qv[a, i] = v
-                        bst[i] = v if v > bst[i] else bst[i]
-                else:
-                    a1 = 0 if shared[1] else a
-                    for i in range(m):
-                        v = r + (p0v[a0, i] + p1v[a1, i])
-                        qv[a, i] = v
-                        bst[i] = v if v > bst[i] else bst[i]
+            if K == 1 and used == 1:
+                p0 = pr[0, s, a, 0]
+                n0 = nxt[0, s, a, 0]
+                for i in range(m):
+                    v = r + p0 * U[n0, o + one + i]
+                    q[a, o + i] = v
+                    w = mx[src, o + i]
+                    mx[dst, o + i] = v if v > w else w
+                continue
+            if K == 2 and used == 2:  # the sticky-action case
+                p0 = pr[0, s, a, 0]
+                n0 = nxt[0, s, a, 0]
+                p1 = pr[0, s, a, 1]
+                n1 = nxt[0, s, a, 1]
+                for i in range(m):
+                    v = r + (p0 * U[n0, o + one + i] + p1 * U[n1, o + one + i])
+                    q[a, o + i] = v
+                    w = mx[src, o + i]
+                    mx[dst, o + i] = v if v > w else w
                 continue
             for i in range(m):
-                qv[a, i] = 0.0
+                q[a, o + i] = 0.0
             for j in range(K):
-                if pr[0, s, a, j] > 0.0:
-                    pj = prod[j, 0 if shared[j] else a, lo:hi]
+                p = pr[0, s, a, j]
+                if p > 0.0:
+                    n = nxt[0, s, a, j]
                     for i in range(m):
-                        qv[a, i] += pj[i]
+                        q[a, o + i] += p * U[n, o + one + i]
             for i in range(m):
-                qv[a, i] = r + qv[a, i]
-                bst[i] = qv[a, i] if qv[a, i] > bst[i] else bst[i]
-    else:
-        for t in range(lo, hi):
-            hp = t if Hp > 1 else 0
-            hr = t if Hr > 1 else 0
-            for a in range(A):
+                q[a, o + i] = r + q[a, o + i]
+        else:
+            for t in range(lo, hi):
+                hp = t if Hp > 1 else 0
+                hr = t if Hr > 1 else 0
                 q[a, t] = R[hr, s, a] + _expect(nxt[hp, s, a], pr[hp, s, a], U, t + 1)
-                if q[a, t] > best[t]:
-                    best[t] = q[a, t]
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _summaries(q, best, sub, A, lo, hi, need_ties, need_gap, tie, abv, gap, bs):
-    """Per-step summaries of ``q (A, H)`` for ``lo <= t < hi``, in branch-free loops over steps (vectorised;
-    ``bs (H,)`` is scratch).
-
-    ``need_ties``: ``tie[t]``, the mask of ``q[a, t] >= best[t]``. ``need_gap``: with ``bs[t]`` the best value of
-    an action in ``sub[t]`` (``-inf`` if none), ``abv[t]`` the mask of ``q[a, t] > bs[t]`` and
-    ``gap[t] = best[t] - bs[t]`` (``inf`` when no action is suboptimal, ``0`` when the best one is).
-    """
-    m = hi - lo
-    bv = best[lo:hi]
-    qv = q[:, lo:hi]
-    zero = np.uint64(0)
-    if need_ties:
-        tv = tie[lo:hi]
         for i in range(m):
-            tv[i] = 0
+            v = q[a, o + i]
+            w = mx[src, o + i]
+            mx[dst, o + i] = v if v > w else w
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _summaries(q, mx, sub, s, A, lo, hi, need_ties, need_gap, row, tie, abv, gap, bs):
+    """Per-step summaries of ``q (A, H)`` for ``lo <= t < hi``, written to row ``row`` of the block arrays
+    ``tie, abv, gap (_BLOCK, H)``; ``best = mx[A % 2]`` (:func:`_q_steps`), ``sub (S, H)`` the suboptimal-action
+    masks of state ``s``, ``bs (2, H)`` scratch.
+
+    ``need_ties``: ``tie[t]``, the mask of ``q[a, t] >= best[t]``. ``need_gap``: with ``b[t]`` the best value of
+    an action in ``sub[t]`` (``-inf`` if none), ``abv[t]`` the mask of ``q[a, t] > b[t]`` and
+    ``gap[t] = best[t] - b[t]`` (``inf`` when no action is suboptimal, ``0`` when the best one is).
+    Branch-free loops over steps (vectorised): masks are ORed from ``uint64(comparison) << a`` (an OR under a
+    condition compiles to a conditional store), ``b`` is a running maximum alternating rows as in :func:`_q_steps`.
+    """
+    o = np.uint64(lo)
+    m = np.uint64(hi - lo)
+    fin = np.uint64(A & 1)
+    one = np.uint64(1)
+    if need_ties:
+        for i in range(m):
+            tie[row, o + i] = 0
         for a in range(A):
-            bit = np.uint64(1) << np.uint64(a)
+            sh = np.uint64(a)
             for i in range(m):
-                tv[i] = np.uint64(tv[i]) | (bit if qv[a, i] >= bv[i] else zero)
+                tie[row, o + i] = np.uint64(tie[row, o + i]) | (np.uint64(q[a, o + i] >= mx[fin, o + i]) << sh)
     if not need_gap:
         return
-    sv = sub[lo:hi]
-    av = abv[lo:hi]
-    gv = gap[lo:hi]
-    bsv = bs[lo:hi]
     for i in range(m):
-        bsv[i] = -np.inf
-        av[i] = 0
+        bs[0, o + i] = -np.inf
+        abv[row, o + i] = 0
     for a in range(A):
-        bit = np.uint64(1) << np.uint64(a)
+        sh = np.uint64(a)
+        src = np.uint64(a & 1)
+        dst = np.uint64((a + 1) & 1)
         for i in range(m):
-            x = qv[a, i] if np.uint64(sv[i]) & bit else -np.inf
-            bsv[i] = x if x > bsv[i] else bsv[i]
+            x = q[a, o + i] if (np.uint64(sub[s, o + i]) >> sh) & one else -np.inf
+            w = bs[src, o + i]
+            bs[dst, o + i] = x if x > w else w
     for a in range(A):
-        bit = np.uint64(1) << np.uint64(a)
+        sh = np.uint64(a)
         for i in range(m):
-            av[i] = np.uint64(av[i]) | (bit if qv[a, i] > bsv[i] else zero)
+            abv[row, o + i] = np.uint64(abv[row, o + i]) | (np.uint64(q[a, o + i] > bs[fin, o + i]) << sh)
     for i in range(m):
-        gv[i] = bv[i] - bsv[i]
+        gap[row, o + i] = mx[fin, o + i] - bs[fin, o + i]
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _block_scratch(K, A, H, mask):
-    """Per-block scratch: ``q (A, H)``, ``best, bs (H,)``, ``prod (K, A, H)``, ``held (K,) = -1``, ``held_lo,
-    held_hi (K,)``, ``shared (K,)`` (:func:`_q_steps`) and the block's step summaries ``ties, above (_BLOCK, H)``
-    (dtype of ``mask``) and ``gap (_BLOCK, H)``."""
-    return (np.empty((A, H)), np.empty(H), np.empty(H), np.empty((K, A, H)), np.full(K, -1, np.int64),
-            np.zeros(K, np.int64), np.zeros(K, np.int64), np.zeros(K, np.bool_),
-            np.zeros((_BLOCK, H), mask.dtype), np.zeros((_BLOCK, H), mask.dtype), np.zeros((_BLOCK, H)))
+def _block_scratch(A, H, mask):
+    """Per-block scratch: ``q (A, H)``, ``mx, bs (2, H)`` (:func:`_q_steps`, :func:`_summaries`) and the block's
+    step summaries ``ties, above (_BLOCK, H)`` (dtype of ``mask``) and ``gap (_BLOCK, H)``."""
+    return (np.empty((A, H)), np.empty((2, H)), np.empty((2, H)), np.empty((_BLOCK, H), mask.dtype),
+            np.empty((_BLOCK, H), mask.dtype), np.empty((_BLOCK, H)))
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
@@ -184,9 +165,9 @@ def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
     for blk in nb.prange(nblocks):
         s0 = blk * _BLOCK
         s1 = min(S, s0 + _BLOCK)
-        q, best, bs, prod, held, hlo, hhi, shared, tl, al, gl = _block_scratch(nxt.shape[3], A, H, subopt)
+        q, mx, bs, tl, al, gl = _block_scratch(A, H, subopt)
         for s in range(s0, s1):
-            _q_steps(nxt, pr, R, s, Vs, 0, H, q, best, prod, held, hlo, hhi, shared)
+            _q_steps(nxt, pr, R, s, Vs, 0, H, q, mx)
             for t in range(H):
                 sub = np.uint64(0)
                 if M[s, t]:
@@ -194,7 +175,7 @@ def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
                         if q[a, t] < Vs[s, t] - precision:
                             sub |= np.uint64(1) << np.uint64(a)
                 subopt[s, t] = sub
-            _summaries(q, best, subopt[s], A, 0, H, True, True, tl[s - s0], al[s - s0], gl[s - s0], bs)
+            _summaries(q, mx, subopt, s, A, 0, H, True, True, s - s0, tl, al, gl, bs)
         for t in range(H):
             for s in range(s0, s1):
                 ties[t, s] = tl[s - s0, t]
@@ -210,16 +191,18 @@ def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_ga
     ``span_lo[s] <= t < min(t_stop, span_hi[s])`` (the caller passes ``t_stop = H - k`` when producing ``U^k``:
     its last ``k`` steps are ``V*`` and are never read, and the walks take ``Q*``'s summaries there). Step-major
     ``(H, S)`` summaries of ``Q`` on the same entries (:func:`_summaries`): with ``need_ties`` the ``ties``
-    masks; with ``need_gap`` the ``above`` masks and ``gap``. Blocks of states are written out step by step.
+    masks; with ``need_gap`` the ``above`` masks and ``gap``. Blocks of states are written out step by step
+    (entries of a block row outside its state's steps are never copied out: they stay as they were).
     """
     S = U.shape[0]
     H = U.shape[1] - 1
     A = R.shape[2]
+    fin = A & 1
     nblocks = (S + _BLOCK - 1) // _BLOCK
     for blk in nb.prange(nblocks):
         s0 = blk * _BLOCK
         s1 = min(S, s0 + _BLOCK)
-        q, best, bs, prod, held, hlo, hhi, shared, tl, al, gl = _block_scratch(nxt.shape[3], A, H, subopt)
+        q, mx, bs, tl, al, gl = _block_scratch(A, H, subopt)
         t_lo, t_hi = H, 0
         for s in range(s0, s1):
             lo = span_lo[s]
@@ -228,20 +211,19 @@ def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_ga
                 continue
             t_lo = min(t_lo, lo)
             t_hi = max(t_hi, hi)
-            i = s - s0
-            _q_steps(nxt, pr, R, s, U, lo, hi, q, best, prod, held, hlo, hhi, shared)
-            Uo = U_out[s]
-            for t in range(lo, hi):
-                Uo[t] = best[t]
-            _summaries(q, best, subopt[s], A, lo, hi, need_ties, need_gap, tl[i], al[i], gl[i], bs)
+            _q_steps(nxt, pr, R, s, U, lo, hi, q, mx)
+            o = np.uint64(lo)
+            for i in range(np.uint64(hi - lo)):
+                U_out[s, o + i] = mx[fin, o + i]
+            _summaries(q, mx, subopt, s, A, lo, hi, need_ties, need_gap, s - s0, tl, al, gl, bs)
         for t in range(t_lo, t_hi):
-            if need_ties:
-                for s in range(s0, s1):
-                    ties[t, s] = tl[s - s0, t]
-            if need_gap:
-                for s in range(s0, s1):
-                    above[t, s] = al[s - s0, t]
-                    gap[t, s] = gl[s - s0, t]
+            for s in range(s0, s1):
+                if span_lo[s] <= t and t < min(t_stop, span_hi[s]):
+                    if need_ties:
+                        ties[t, s] = tl[s - s0, t]
+                    if need_gap:
+                        above[t, s] = al[s - s0, t]
+                        gap[t, s] = gl[s - s0, t]
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")

@@ -90,24 +90,38 @@ def _var_step(nxt, pr, gptr, gn, Win, gid_in, Wlast, Wout, WoutT):
     G = Wout.shape[0]
     H = Wout.shape[1] - 1
     nblocks = (G + _BLOCK - 1) // _BLOCK
+    one = np.uint64(1)
     for blk in nb.prange(nblocks):
         g0 = blk * _BLOCK
         g1 = min(G, g0 + _BLOCK)
+        # the running maximum over successors alternates between the rows of `run` (an in-place running maximum
+        # compiles to a conditional store, which LLVM does not vectorise); the same comparisons in the same order
+        run = np.empty((2, H + 1))
         for g in range(g0, g1):
             w = Wout[g]
-            for t in range(H - 1):
-                w[t] = 0.0
             if Hp == 1:
+                cur = 0
+                for t in range(H - 1):
+                    run[0, t] = 0.0
                 for i in range(gptr[g], gptr[g + 1]):
                     n = gn[i]
-                    row = Win[gid_in[n]]
-                    for t in range(H - 2):
-                        v = row[t + 1]
-                        w[t] = v if v > w[t] else w[t]
+                    row = gid_in[n]
+                    src = np.uint64(cur)
+                    dst = np.uint64(1 - cur)
+                    for t in range(np.uint64(H - 2) if H >= 2 else np.uint64(0)):
+                        v = Win[row, t + one]
+                        x = run[src, t]
+                        run[dst, t] = v if v > x else x
                     if H >= 2:
                         v = Wlast[n]
-                        w[H - 2] = v if v > w[H - 2] else w[H - 2]
+                        x = run[src, H - 2]
+                        run[dst, H - 2] = v if v > x else x
+                    cur = 1 - cur
+                for t in range(H - 1):
+                    w[t] = run[cur, t]
             else:
+                for t in range(H - 1):
+                    w[t] = 0.0
                 for t in range(H - 1):
                     for a in range(A):
                         for j in range(K):
