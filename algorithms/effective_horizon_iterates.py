@@ -29,19 +29,22 @@ def mask_dtype(A: int):
 
 
 @nb.njit(cache=True, error_model="numpy", inline="always")
-def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx):
-    """``q[a, t] = R_t(s, a) + E U[., t + 1]`` for ``lo <= t < hi`` and the maximum over actions in ``mx[A % 2, t]``.
+def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx, sub, bs, with_sub):
+    """``q[a, t] = R_t(s, a) + E U[., t + 1]`` for ``lo <= t < hi``, the maximum over actions in ``mx[A % 2, t]``
+    and, with ``with_sub``, the maximum over the actions in ``sub[s, t]`` (``-inf`` if none) in ``bs[A % 2, t]``.
 
-    ``q (A, H)`` and ``mx (2, H)`` are scratch. The expectation is summed in successor order from 0.0 over the
+    ``q (A, H)``, ``mx, bs (2, H)`` are scratch. The expectation is summed in successor order from 0.0 over the
     successors with positive probability (``r + (p_0 U_0 + p_1 U_1)`` for two), bitwise as
-    :func:`~.effective_horizon_values._expect`. The maximum is the sequential one from ``-inf``
-    (``v if v > running else running``, action by action), with the running value alternating between the rows
-    of ``mx``: an in-place running maximum compiles to a conditional store, which LLVM does not vectorise.
+    :func:`~.effective_horizon_values._expect`. The maxima are the sequential ones from ``-inf``
+    (``v if v > running else running``, action by action), with the running values alternating between the two
+    rows of ``mx`` and ``bs``: an in-place running maximum compiles to a conditional store, which LLVM does not
+    vectorise.
 
     Speed notes (measured on the sticky UnlockPickup model): indices are unsigned offsets into the base arrays
     rather than views (a view costs more than the dozen-element loops it feeds, and a signed index adds a
-    wrap-around select that stops vectorisation), and products are formed inline (the successor rows are in
-    cache for the ``A`` sticky siblings that share them).
+    wrap-around select that stops vectorisation); products are formed inline (the successor rows are in cache for
+    the ``A`` sticky siblings that share them); each action takes two loops over steps (its values, then both
+    running maxima), since each loop costs a set-up and a scalar remainder that dominate at a few dozen steps.
     """
     Hp = nxt.shape[0]
     Hr = R.shape[0]
@@ -52,9 +55,8 @@ def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx):
     one = np.uint64(1)
     for i in range(m):
         mx[0, o + i] = -np.inf
+        bs[0, o + i] = -np.inf
     for a in range(A):
-        src = np.uint64(a & 1)
-        dst = np.uint64((a + 1) & 1)
         if Hp == 1 and Hr == 1:
             r = R[0, s, a]
             used = 0
@@ -65,85 +67,99 @@ def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx):
                 p0 = pr[0, s, a, 0]
                 n0 = nxt[0, s, a, 0]
                 for i in range(m):
-                    v = r + p0 * U[n0, o + one + i]
-                    q[a, o + i] = v
-                    w = mx[src, o + i]
-                    mx[dst, o + i] = v if v > w else w
-                continue
-            if K == 2 and used == 2:  # the sticky-action case
+                    q[a, o + i] = r + p0 * U[n0, o + one + i]
+            elif K == 2 and used == 2:  # the sticky-action case
                 p0 = pr[0, s, a, 0]
                 n0 = nxt[0, s, a, 0]
                 p1 = pr[0, s, a, 1]
                 n1 = nxt[0, s, a, 1]
                 for i in range(m):
-                    v = r + (p0 * U[n0, o + one + i] + p1 * U[n1, o + one + i])
-                    q[a, o + i] = v
-                    w = mx[src, o + i]
-                    mx[dst, o + i] = v if v > w else w
-                continue
-            for i in range(m):
-                q[a, o + i] = 0.0
-            for j in range(K):
-                p = pr[0, s, a, j]
-                if p > 0.0:
-                    n = nxt[0, s, a, j]
-                    for i in range(m):
-                        q[a, o + i] += p * U[n, o + one + i]
-            for i in range(m):
-                q[a, o + i] = r + q[a, o + i]
+                    q[a, o + i] = r + (p0 * U[n0, o + one + i] + p1 * U[n1, o + one + i])
+            else:
+                for i in range(m):
+                    q[a, o + i] = 0.0
+                for j in range(K):
+                    p = pr[0, s, a, j]
+                    if p > 0.0:
+                        n = nxt[0, s, a, j]
+                        for i in range(m):
+                            q[a, o + i] += p * U[n, o + one + i]
+                for i in range(m):
+                    q[a, o + i] = r + q[a, o + i]
         else:
             for t in range(lo, hi):
                 hp = t if Hp > 1 else 0
                 hr = t if Hr > 1 else 0
                 q[a, t] = R[hr, s, a] + _expect(nxt[hp, s, a], pr[hp, s, a], U, t + 1)
-        for i in range(m):
-            v = q[a, o + i]
-            w = mx[src, o + i]
-            mx[dst, o + i] = v if v > w else w
+        src = np.uint64(a & 1)
+        dst = np.uint64((a + 1) & 1)
+        sh = np.uint64(a)
+        if with_sub:
+            for i in range(m):
+                v = q[a, o + i]
+                w = mx[src, o + i]
+                mx[dst, o + i] = v if v > w else w
+                x = v if (np.uint64(sub[s, o + i]) >> sh) & one else -np.inf
+                y = bs[src, o + i]
+                bs[dst, o + i] = x if x > y else y
+        else:
+            for i in range(m):
+                v = q[a, o + i]
+                w = mx[src, o + i]
+                mx[dst, o + i] = v if v > w else w
 
 
 @nb.njit(cache=True, error_model="numpy", inline="always")
-def _summaries(q, mx, sub, s, A, lo, hi, need_ties, need_gap, row, tie, abv, gap, bs):
-    """Per-step summaries of ``q (A, H)`` for ``lo <= t < hi``, written to row ``row`` of the block arrays
-    ``tie, abv, gap (_BLOCK, H)``; ``best = mx[A % 2]`` (:func:`_q_steps`), ``sub (S, H)`` the suboptimal-action
-    masks of state ``s``, ``bs (2, H)`` scratch.
+def _sub_best(q, sub, s, A, lo, hi, bs):
+    """``bs[A % 2, t]``: the maximum of ``q[a, t]`` over the actions in ``sub[s, t]`` (``-inf`` if none), as
+    :func:`_q_steps` computes it with ``with_sub`` (for ``Q*``, whose masks need ``q`` first)."""
+    o = np.uint64(lo)
+    m = np.uint64(hi - lo)
+    one = np.uint64(1)
+    for i in range(m):
+        bs[0, o + i] = -np.inf
+    for a in range(A):
+        src = np.uint64(a & 1)
+        dst = np.uint64((a + 1) & 1)
+        sh = np.uint64(a)
+        for i in range(m):
+            x = q[a, o + i] if (np.uint64(sub[s, o + i]) >> sh) & one else -np.inf
+            y = bs[src, o + i]
+            bs[dst, o + i] = x if x > y else y
 
-    ``need_ties``: ``tie[t]``, the mask of ``q[a, t] >= best[t]``. ``need_gap``: with ``b[t]`` the best value of
-    an action in ``sub[t]`` (``-inf`` if none), ``abv[t]`` the mask of ``q[a, t] > b[t]`` and
-    ``gap[t] = best[t] - b[t]`` (``inf`` when no action is suboptimal, ``0`` when the best one is).
-    Branch-free loops over steps (vectorised): masks are ORed from ``uint64(comparison) << a`` (an OR under a
-    condition compiles to a conditional store), ``b`` is a running maximum alternating rows as in :func:`_q_steps`.
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _summaries(q, mx, bs, A, lo, hi, need_ties, need_gap, row, tie, abv, gap):
+    """Per-step summaries of ``q (A, H)`` for ``lo <= t < hi``, written to row ``row`` of the block arrays
+    ``tie, abv, gap (_BLOCK, H)``, from ``best = mx[A % 2]`` and ``b = bs[A % 2]`` (:func:`_q_steps`).
+
+    ``need_ties``: ``tie[t]``, the mask of ``q[a, t] >= best[t]``. ``need_gap``: ``abv[t]`` the mask of
+    ``q[a, t] > b[t]`` and ``gap[t] = best[t] - b[t]`` (``inf`` when no action is suboptimal, ``0`` when the best
+    one is). One branch-free loop over steps per action (vectorised): masks are ORed from
+    ``uint64(comparison) << a`` (an OR under a condition compiles to a conditional store).
     """
     o = np.uint64(lo)
     m = np.uint64(hi - lo)
     fin = np.uint64(A & 1)
-    one = np.uint64(1)
-    if need_ties:
-        for i in range(m):
-            tie[row, o + i] = 0
-        for a in range(A):
-            sh = np.uint64(a)
-            for i in range(m):
-                tie[row, o + i] = np.uint64(tie[row, o + i]) | (np.uint64(q[a, o + i] >= mx[fin, o + i]) << sh)
-    if not need_gap:
-        return
     for i in range(m):
-        bs[0, o + i] = -np.inf
+        tie[row, o + i] = 0
         abv[row, o + i] = 0
     for a in range(A):
         sh = np.uint64(a)
-        src = np.uint64(a & 1)
-        dst = np.uint64((a + 1) & 1)
+        if need_ties and need_gap:
+            for i in range(m):
+                v = q[a, o + i]
+                tie[row, o + i] = np.uint64(tie[row, o + i]) | (np.uint64(v >= mx[fin, o + i]) << sh)
+                abv[row, o + i] = np.uint64(abv[row, o + i]) | (np.uint64(v > bs[fin, o + i]) << sh)
+        elif need_ties:
+            for i in range(m):
+                tie[row, o + i] = np.uint64(tie[row, o + i]) | (np.uint64(q[a, o + i] >= mx[fin, o + i]) << sh)
+        elif need_gap:
+            for i in range(m):
+                abv[row, o + i] = np.uint64(abv[row, o + i]) | (np.uint64(q[a, o + i] > bs[fin, o + i]) << sh)
+    if need_gap:
         for i in range(m):
-            x = q[a, o + i] if (np.uint64(sub[s, o + i]) >> sh) & one else -np.inf
-            w = bs[src, o + i]
-            bs[dst, o + i] = x if x > w else w
-    for a in range(A):
-        sh = np.uint64(a)
-        for i in range(m):
-            abv[row, o + i] = np.uint64(abv[row, o + i]) | (np.uint64(q[a, o + i] > bs[fin, o + i]) << sh)
-    for i in range(m):
-        gap[row, o + i] = mx[fin, o + i] - bs[fin, o + i]
+            gap[row, o + i] = mx[fin, o + i] - bs[fin, o + i]
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -167,7 +183,7 @@ def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
         s1 = min(S, s0 + _BLOCK)
         q, mx, bs, tl, al, gl = _block_scratch(A, H, subopt)
         for s in range(s0, s1):
-            _q_steps(nxt, pr, R, s, Vs, 0, H, q, mx)
+            _q_steps(nxt, pr, R, s, Vs, 0, H, q, mx, subopt, bs, False)
             for t in range(H):
                 sub = np.uint64(0)
                 if M[s, t]:
@@ -175,7 +191,8 @@ def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
                         if q[a, t] < Vs[s, t] - precision:
                             sub |= np.uint64(1) << np.uint64(a)
                 subopt[s, t] = sub
-            _summaries(q, mx, subopt, s, A, 0, H, True, True, s - s0, tl, al, gl, bs)
+            _sub_best(q, subopt, s, A, 0, H, bs)
+            _summaries(q, mx, bs, A, 0, H, True, True, s - s0, tl, al, gl)
         for t in range(H):
             for s in range(s0, s1):
                 ties[t, s] = tl[s - s0, t]
@@ -211,11 +228,11 @@ def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_ga
                 continue
             t_lo = min(t_lo, lo)
             t_hi = max(t_hi, hi)
-            _q_steps(nxt, pr, R, s, U, lo, hi, q, mx)
+            _q_steps(nxt, pr, R, s, U, lo, hi, q, mx, subopt, bs, need_gap)
             o = np.uint64(lo)
             for i in range(np.uint64(hi - lo)):
                 U_out[s, o + i] = mx[fin, o + i]
-            _summaries(q, mx, subopt, s, A, lo, hi, need_ties, need_gap, s - s0, tl, al, gl, bs)
+            _summaries(q, mx, bs, A, lo, hi, need_ties, need_gap, s - s0, tl, al, gl)
         for t in range(t_lo, t_hi):
             for s in range(s0, s1):
                 if span_lo[s] <= t and t < min(t_stop, span_hi[s]):
