@@ -118,8 +118,8 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
     # The k-QVI walk visits few states: a list in order of discovery plus marks (a step costs its visited
     # states). The effective-horizon walk visits about half of them: a boolean set per step, compacted into a
     # list in state order (sequential reads of the step's summaries; the largest ratio is the first in (t, s)
-    # order), with successors marked from the lists without a branch (`ng[n] |= reached`): measured 2x faster than testing
-    # each state and each successor, whose outcomes a branch predictor cannot guess.
+    # order), with successors marked from the lists without a branch (`ng[n] |= reached`): measured 2x faster
+    # than testing each state and each successor, whose outcomes a branch predictor cannot guess.
     cur_t, new_t = np.empty(S, np.int64), np.empty(S, np.int64)
     mark_t = np.zeros(S, np.bool_)
     vg = np.zeros(S, np.bool_)
