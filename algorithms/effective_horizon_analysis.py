@@ -35,7 +35,8 @@ summaries are computed once); on stationary models the effective-planning-window
 ``t`` below ``H - k`` and take one ``(S, A)`` pass per ``k``; the variance bounds are backed up once per ``k``
 on groups of states with the same successor set (sticky-action models: ``A`` states per group); each ``k``
 takes both forward walks in one pass over summaries stored as ``uint8`` masks. Kernels that sweep states run
-in parallel over fixed blocks (results do not depend on the number of threads). The sticky UnlockPickup BRIDGE
+in parallel over fixed blocks (results do not depend on the number of threads); with two threads or more the
+walks of ``k`` run beside the iterate of ``k + 1`` (double-buffered summaries). The sticky UnlockPickup BRIDGE
 MDP (97,811 reachable states, ``H = 100``, 53 iterates) is timed by ``benchmarks/sqirl.py``.
 
 Reward units. BRIDGE models are normalised into ``[0, 1]`` by an affine map recorded in
@@ -45,10 +46,13 @@ units, and :class:`EffectiveHorizonAnalysis` reports values in both units.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import math
 import time
 
+import numba
 import numpy as np
 
 from rltheory.errors import InvalidModelError, InvalidParameterError
@@ -367,23 +371,31 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     Wg, WgT = np.zeros((G, H + 1)), np.zeros((H + 1, G))
     Wg_next, WgT_next = np.zeros((G, H + 1)), np.zeros((H + 1, G))
     Gv = np.zeros((H + 1, S))
-    min_k = None
+    # With two threads or more, the walks of k (and its greedy return) run on a thread of their own while the
+    # iterate of k + 1 runs (the compiled walks release the GIL): the summaries are double-buffered, and the
+    # iterate of k + 1 computes what k's walks might still ask for (ties while min_k is unknown, gaps while
+    # k + 1 < the best bound so far: supersets, so every result is the same as one after the other).
+    overlap = backend in (None, "numba") and numba.get_num_threads() >= 2
+    summaries = [(ties, gap, above), (np.zeros((H, S), mdt), np.zeros((H, S)), np.zeros((H, S), mdt))
+                 if overlap else (ties, gap, above)]
+    state = dict(min_k=None, eh=float(H) if effective_horizon else 0.0)  # eh = 0 switches the loop off
     greedy = np.full(greedy_max_k, np.nan)
-    eh = float(H) if effective_horizon else 0.0  # eh = 0 switches the effective-horizon loop off
     ks, hks, log_ms, gaps, variances, min_gaps = [], [], [], [], [], []
     logA = math.log(A) if A > 1 else 0.0
-    k = 1
-    while True:
-        t_stop = max(0, H - k)
-        need_ties = min_k is None or k <= greedy_max_k
-        kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop, need_ties, k < eh, U_new, ties, gap,
-                        above)
-        ties_ok, works, _, _, _, g_at, v_at, min_gap = kern["walks"](
-            nxt, pr, lists, start, t_stop, ties, gap, above, star, W_in_T, gid_in, W1[H - 1], min_k is None, k < eh)
-        if min_k is None and ties_ok:
-            min_k = k
-        if k <= greedy_max_k:
-            greedy[k - 1] = float(w0 @ kern["greedy_worst"](nxt, pr, R, ties, t_stop, ties_star, start, Gv))
+
+    def walk(k, t_stop, bufs, W_T, gid_k, walk_ties, walk_gap):
+        walked = kern["walks"](nxt, pr, lists, start, t_stop, *bufs, star, W_T, gid_k, W1[H - 1], walk_ties,
+                               walk_gap)
+        g = kern["greedy_worst"](nxt, pr, R, bufs[0], t_stop, ties_star, start, Gv) if k <= greedy_max_k else None
+        return k, walked, g
+
+    def record(result):
+        """Fold the walks of one k into the results; True when the loop can stop after that k."""
+        k, (ties_ok, works, _, _, _, g_at, v_at, min_gap), g = result
+        if state["min_k"] is None and ties_ok:
+            state["min_k"] = k
+        if g is not None:
+            greedy[k - 1] = float(w0 @ g)
         if works:
             log_m = _log_count(g_at, v_at, _log_term(H, A, k))
             h_k = k + (log_m / logA if log_m > 0 else 0.0)
@@ -393,17 +405,33 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
             gaps.append(g_at)
             variances.append(v_at)
             min_gaps.append(min_gap)
-            eh = min(eh, h_k)
-        if min_k is not None and k >= greedy_max_k and k + 1 >= eh:
-            break
-        if k > 2 * H + greedy_max_k:  # pragma: no cover - min_k <= H because Q^H = Q*
-            raise RuntimeError(f"{mdp.name}: no k <= H is QVI-solvable; this contradicts Q^H = Q*")
-        if k + 1 < eh:  # the variance bounds are only needed while the effective-horizon loop runs
-            kern["var_step"](nxt, pr, gptr, gn, W_in, gid_in, W1[H - 1], Wg_next, WgT_next)
-            W_in, W_in_T, gid_in = Wg_next, WgT_next, gid
-            Wg, WgT, Wg_next, WgT_next = Wg_next, WgT_next, Wg, WgT
-        U, U_new = U_new, U
-        k += 1
+            state["eh"] = min(state["eh"], h_k)
+        return state["min_k"] is not None and k >= greedy_max_k and k + 1 >= state["eh"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) if overlap else contextlib.nullcontext() as pool:
+        pending = None
+        k = 1
+        while True:
+            t_stop = max(0, H - k)
+            bufs = summaries[k % 2]
+            kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop,
+                            state["min_k"] is None or k <= greedy_max_k, k < state["eh"], U_new, *bufs)
+            if pending is not None and record(pending.result()):
+                break  # the walks of k - 1 ended the loop: this iterate was ahead of them
+            args = (k, t_stop, bufs, W_in_T, gid_in, state["min_k"] is None, k < state["eh"])
+            if overlap:
+                pending = pool.submit(walk, *args)
+            elif record(walk(*args)):
+                break
+            if k > 2 * H + greedy_max_k:  # pragma: no cover - min_k <= H because Q^H = Q*
+                raise RuntimeError(f"{mdp.name}: no k <= H is QVI-solvable; this contradicts Q^H = Q*")
+            if k + 1 < state["eh"]:  # the variance bounds are only needed while the effective-horizon loop runs
+                kern["var_step"](nxt, pr, gptr, gn, W_in, gid_in, W1[H - 1], Wg_next, WgT_next)
+                W_in, W_in_T, gid_in = Wg_next, WgT_next, gid
+                Wg, WgT, Wg_next, WgT_next = Wg_next, WgT_next, Wg, WgT
+            U, U_new = U_new, U
+            k += 1
+    min_k, eh = state["min_k"], state["eh"]
 
     def at_start(V):
         return float(w0 @ V[0, start])

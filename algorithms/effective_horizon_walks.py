@@ -83,7 +83,7 @@ def _log_count(gap, var, L):
     return np.log(16.0) + np.log(var) - 2.0 * np.log(gap) + np.log(L)
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlast, walk_ties, walk_gap):
     """The ``k``-QVI walk and the effective-horizon walk for one ``k``, in one pass over the steps.
 
@@ -201,7 +201,7 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
     return ties_ok, True, r_max, t_at, s_at, g_at, v_at, min_gap
 
 
-@nb.njit(cache=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def _greedy_worst(nxt, pr, R, ties, t_stop, ties_star, start, G):
     """Worst-case return, over tie-breaking, of policies that take only actions in the argmax masks (greedy ones).
 
