@@ -43,8 +43,8 @@ def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx, sub, bs, with_sub):
     Speed notes (measured on the sticky UnlockPickup model): indices are unsigned offsets into the base arrays
     rather than views (a view costs more than the dozen-element loops it feeds, and a signed index adds a
     wrap-around select that stops vectorisation); products are formed inline (the successor rows are in cache for
-    the ``A`` sticky siblings that share them); each action takes two loops over steps (its values, then both
-    running maxima), since each loop costs a set-up and a scalar remainder that dominate at a few dozen steps.
+    the ``A`` sticky siblings that share them). Each action takes two loops over steps (its values, then both
+    running maxima): measured the same speed as three (values with the maximum, then the suboptimal maximum).
     """
     Hp = nxt.shape[0]
     Hr = R.shape[0]
