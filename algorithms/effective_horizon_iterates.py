@@ -29,22 +29,20 @@ def mask_dtype(A: int):
 
 
 @nb.njit(cache=True, error_model="numpy", inline="always")
-def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx, sub, bs, with_sub):
-    """``q[a, t] = R_t(s, a) + E U[., t + 1]`` for ``lo <= t < hi``, the maximum over actions in ``mx[A % 2, t]``
-    and, with ``with_sub``, the maximum over the actions in ``sub[s, t]`` (``-inf`` if none) in ``bs[A % 2, t]``.
+def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx):
+    """``q[a, t] = R_t(s, a) + E U[., t + 1]`` for ``lo <= t < hi`` and the maximum over actions in ``mx[A % 2, t]``.
 
-    ``q (A, H)``, ``mx, bs (2, H)`` are scratch. The expectation is summed in successor order from 0.0 over the
+    ``q (A, H)`` and ``mx (2, H)`` are scratch. The expectation is summed in successor order from 0.0 over the
     successors with positive probability (``r + (p_0 U_0 + p_1 U_1)`` for two), bitwise as
     :func:`~.effective_horizon_values._expect`. The maxima are the sequential ones from ``-inf``
-    (``v if v > running else running``, action by action), with the running values alternating between the two
-    rows of ``mx`` and ``bs``: an in-place running maximum compiles to a conditional store, which LLVM does not
-    vectorise.
+    (``v if v > running else running``, action by action), with the running value alternating between the two
+    rows of ``mx``: an in-place running maximum compiles to a conditional store, which LLVM does not vectorise.
 
     Speed notes (measured on the sticky UnlockPickup model): indices are unsigned offsets into the base arrays
     rather than views (a view costs more than the dozen-element loops it feeds, and a signed index adds a
     wrap-around select that stops vectorisation); products are formed inline (the successor rows are in cache for
-    the ``A`` sticky siblings that share them). Each action takes two loops over steps (its values, then both
-    running maxima): measured the same speed as three (values with the maximum, then the suboptimal maximum).
+    the ``A`` sticky siblings that share them). The maximum over the suboptimal actions is a pass of its own
+    (:func:`_sub_best`): measured the same speed as folding it into this one.
     """
     Hp = nxt.shape[0]
     Hr = R.shape[0]
@@ -55,7 +53,6 @@ def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx, sub, bs, with_sub):
     one = np.uint64(1)
     for i in range(m):
         mx[0, o + i] = -np.inf
-        bs[0, o + i] = -np.inf
     for a in range(A):
         if Hp == 1 and Hr == 1:
             r = R[0, s, a]
@@ -93,26 +90,17 @@ def _q_steps(nxt, pr, R, s, U, lo, hi, q, mx, sub, bs, with_sub):
                 q[a, t] = R[hr, s, a] + _expect(nxt[hp, s, a], pr[hp, s, a], U, t + 1)
         src = np.uint64(a & 1)
         dst = np.uint64((a + 1) & 1)
-        sh = np.uint64(a)
-        if with_sub:
-            for i in range(m):
-                v = q[a, o + i]
-                w = mx[src, o + i]
-                mx[dst, o + i] = v if v > w else w
-                x = v if (np.uint64(sub[s, o + i]) >> sh) & one else -np.inf
-                y = bs[src, o + i]
-                bs[dst, o + i] = x if x > y else y
-        else:
-            for i in range(m):
-                v = q[a, o + i]
-                w = mx[src, o + i]
-                mx[dst, o + i] = v if v > w else w
+        for i in range(m):
+            v = q[a, o + i]
+            w = mx[src, o + i]
+            mx[dst, o + i] = v if v > w else w
 
 
 @nb.njit(cache=True, error_model="numpy", inline="always")
 def _sub_best(q, sub, s, A, lo, hi, bs):
-    """``bs[A % 2, t]``: the maximum of ``q[a, t]`` over the actions in ``sub[s, t]`` (``-inf`` if none), as
-    :func:`_q_steps` computes it with ``with_sub`` (for ``Q*``, whose masks need ``q`` first)."""
+    """``bs[A % 2, t]``: the maximum of ``q[a, t]`` over the actions in ``sub[s, t]`` (``-inf`` if none), for
+    ``lo <= t < hi``, sequential from ``-inf`` with the running value alternating between the rows of ``bs (2, H)``
+    as in :func:`_q_steps`."""
     o = np.uint64(lo)
     m = np.uint64(hi - lo)
     one = np.uint64(1)
@@ -183,7 +171,7 @@ def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
         s1 = min(S, s0 + _BLOCK)
         q, mx, bs, tl, al, gl = _block_scratch(A, H, subopt)
         for s in range(s0, s1):
-            _q_steps(nxt, pr, R, s, Vs, 0, H, q, mx, subopt, bs, False)
+            _q_steps(nxt, pr, R, s, Vs, 0, H, q, mx)
             for t in range(H):
                 sub = np.uint64(0)
                 if M[s, t]:
@@ -228,7 +216,9 @@ def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_ga
                 continue
             t_lo = min(t_lo, lo)
             t_hi = max(t_hi, hi)
-            _q_steps(nxt, pr, R, s, U, lo, hi, q, mx, subopt, bs, need_gap)
+            _q_steps(nxt, pr, R, s, U, lo, hi, q, mx)
+            if need_gap:
+                _sub_best(q, subopt, s, A, lo, hi, bs)
             o = np.uint64(lo)
             for i in range(np.uint64(hi - lo)):
                 U_out[s, o + i] = mx[fin, o + i]
