@@ -378,7 +378,8 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     overlap = backend in (None, "numba") and numba.get_num_threads() >= 2
     summaries = [(ties, gap, above), (np.zeros((H, S), mdt), np.zeros((H, S)), np.zeros((H, S), mdt))
                  if overlap else (ties, gap, above)]
-    state = dict(min_k=None, eh=float(H) if effective_horizon else 0.0)  # eh = 0 switches the loop off
+    min_k = None
+    eh = float(H) if effective_horizon else 0.0  # eh = 0 switches the effective-horizon loop off
     greedy = np.full(greedy_max_k, np.nan)
     ks, hks, log_ms, gaps, variances, min_gaps = [], [], [], [], [], []
     logA = math.log(A) if A > 1 else 0.0
@@ -391,9 +392,10 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
 
     def record(result):
         """Fold the walks of one k into the results; True when the loop can stop after that k."""
+        nonlocal min_k, eh
         k, (ties_ok, works, _, _, _, g_at, v_at, min_gap), g = result
-        if state["min_k"] is None and ties_ok:
-            state["min_k"] = k
+        if min_k is None and ties_ok:
+            min_k = k
         if g is not None:
             greedy[k - 1] = float(w0 @ g)
         if works:
@@ -405,8 +407,8 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
             gaps.append(g_at)
             variances.append(v_at)
             min_gaps.append(min_gap)
-            state["eh"] = min(state["eh"], h_k)
-        return state["min_k"] is not None and k >= greedy_max_k and k + 1 >= state["eh"]
+            eh = min(eh, h_k)
+        return min_k is not None and k >= greedy_max_k and k + 1 >= eh
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) if overlap else contextlib.nullcontext() as pool:
         pending = None
@@ -415,23 +417,22 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
             t_stop = max(0, H - k)
             bufs = summaries[k % 2]
             kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop,
-                            state["min_k"] is None or k <= greedy_max_k, k < state["eh"], U_new, *bufs)
+                            min_k is None or k <= greedy_max_k, k < eh, U_new, *bufs)
             if pending is not None and record(pending.result()):
                 break  # the walks of k - 1 ended the loop: this iterate was ahead of them
-            args = (k, t_stop, bufs, W_in_T, gid_in, state["min_k"] is None, k < state["eh"])
+            args = (k, t_stop, bufs, W_in_T, gid_in, min_k is None, k < eh)
             if overlap:
                 pending = pool.submit(walk, *args)
             elif record(walk(*args)):
                 break
             if k > 2 * H + greedy_max_k:  # pragma: no cover - min_k <= H because Q^H = Q*
                 raise RuntimeError(f"{mdp.name}: no k <= H is QVI-solvable; this contradicts Q^H = Q*")
-            if k + 1 < state["eh"]:  # the variance bounds are only needed while the effective-horizon loop runs
+            if k + 1 < eh:  # the variance bounds are only needed while the effective-horizon loop runs
                 kern["var_step"](nxt, pr, gptr, gn, W_in, gid_in, W1[H - 1], Wg_next, WgT_next)
                 W_in, W_in_T, gid_in = Wg_next, WgT_next, gid
                 Wg, WgT, Wg_next, WgT_next = Wg_next, WgT_next, Wg, WgT
             U, U_new = U_new, U
             k += 1
-    min_k, eh = state["min_k"], state["eh"]
 
     def at_start(V):
         return float(w0 @ V[0, start])
