@@ -143,6 +143,11 @@ def horizon_runs(quick: bool = True) -> dict:
     return horizon_traces(HORIZON[bool(quick)], **runner_options(quick))
 
 
+def _not_reached_key(ax, K):
+    """A legend entry for the open triangles drawn above the budget line where ``K_eps`` was never reached."""
+    ax.plot([], [], "^", mfc="none", color="#555555", label=f"not reached within K = {K:,} (drawn above K)")
+
+
 def _k_eps_panel(ax, xs, table, colors, xlabel, K):
     """Draw ``K_eps`` vs ``x`` per series (dashed: no projection); never reached: open triangles above ``K``."""
     for label, vals in table.items():
@@ -153,6 +158,8 @@ def _k_eps_panel(ax, xs, table, colors, xlabel, K):
         ax.plot(np.asarray(xs)[ok], v[ok], ls, marker="o" if ls == "-" else "s", color=color, label=label)
         if (~ok).any():
             ax.plot(np.asarray(xs)[~ok], np.full((~ok).sum(), K * 1.25), "^", mfc="none", color=color)
+    if any(not np.isfinite(np.asarray(v, dtype=float)).all() for v in table.values()):
+        _not_reached_key(ax, K)
     ax.axhline(K, color="#999999", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -232,6 +239,7 @@ def make_dimension(quick: bool) -> FigureOutput:
     fig, ax = subplots(1, 1, figsize=(5.6, 4.2))
     data = {"settings": {**c, "S": S, "A": A}, "series": {}}
     ds = np.asarray(c["ds"], dtype=float)
+    missed = False
     for i, name in enumerate(("HF-UCRL-RFE++", "random")):
         keps = np.array([episodes_to_epsilon(runs[name, d].meta["checkpoints"], runs[name, d].gap, c["eps"])
                          for d in c["ds"]])
@@ -245,16 +253,19 @@ def make_dimension(quick: bool) -> FigureOutput:
         ax.plot(ds[ok], keps[ok], marker="o", color=OKABE_ITO[i], label=label)
         if (~ok).any():
             ax.plot(ds[~ok], np.full((~ok).sum(), c["K"] * 1.15), "^", mfc="none", color=OKABE_ITO[i])
+        missed = missed or bool((~ok).any())
         data["series"][name] = {"K_eps": keps, "slope": slope, "slope_ci": [lo, hi]}
     ref = np.array([ds[0], ds[-1]])
     first = data["series"]["HF-UCRL-RFE++"]["K_eps"]
     y0 = first[np.isfinite(first)][0] if np.isfinite(first).any() else 64
     ax.plot(ref, y0 * (ref / ref[0]) ** 2, "k--", lw=1, label="∝ d² (theory)")
+    if missed:
+        _not_reached_key(ax, c["K"])
     ax.axhline(c["K"], color="#999999", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("feature dimension d")
-    ax.set_ylabel(f"K_ε (tie-adversarial gap ≤ {c['eps']:g})")
+    ax.set_ylabel(f"K_ε (tie-adversarial gap ≤ {c['eps']:g}); dotted: budget K")
     ax.legend(fontsize=7, loc="upper left")
     ax.set_title(f"mixture instance, S={S}, A={A}, H={c['H']}; HF β = 1e-3 × theory", fontsize=8)
     notes = (f"{OURS}. Confounds: conditioning worsens with d, and at a fixed beta_scale the radius grows with d. "
