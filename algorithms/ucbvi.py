@@ -64,7 +64,7 @@ import numba as nb
 import numpy as np
 
 from rltheory.algorithm import register_algorithm
-from rltheory.backend import asarray, get_namespace, to_numpy
+from rltheory.backend import asarray, get_namespace, record_to, to_numpy
 from rltheory.errors import InvalidParameterError
 from rltheory.kernels.counts import (
     CountState,
@@ -645,8 +645,7 @@ class UCBVI(EpisodicLearner):
         n, H, S, A = run.replicates, mdp.H, mdp.S, mdp.A
         xp = get_namespace(asarray(np.zeros(1), run.backend))
         model = exact_model(mdp, successor_lists=run.backend == "numba")
-        if run.backend == "cupy":
-            model = type(model)(*(None if x is None else asarray(x, "cupy") for x in model))
+        model = record_to(model, run.backend)  # constant tables go to the device once per run
         plan = UCBVIPlanner(self.bonus == "bernstein", float(H), self.log_term(mdp, run.episodes),
                             float(self._effective_states(mdp)), self.bonus_scale)
         counts = CountState.zeros(n, H, S, A, stage_dependent=self.stage_dependent, xp=xp)
@@ -656,7 +655,8 @@ class UCBVI(EpisodicLearner):
             Hc = H if self.stage_dependent else 1
             fast = UCBVISupport(ObservedSupport.zeros(n, H, S, A, capacity, stage_dependent=self.stage_dependent),
                                 np.zeros((n, Hc, S, A)), np.zeros((n, Hc, S, A), np.uint8))
-        return _UCBVIState(alias_tables(mdp), model, counts, fast, xp.full((n, H, S, A), float(H)), plan,
+        tables = record_to(alias_tables(mdp), run.backend)
+        return _UCBVIState(tables, model, counts, fast, xp.full((n, H, S, A), float(H)), plan,
                            float(mdp.mu @ model.V_star[0]) if run.backend != "cupy" else None, xp)
 
     def step(self, state, u, start, out):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import InvalidParameterError
 
-__all__ = ["BACKENDS", "get_namespace", "resolve_backend", "cupy_available", "to_numpy", "asarray"]
+__all__ = ["BACKENDS", "get_namespace", "resolve_backend", "cupy_available", "to_numpy", "asarray", "record_to"]
 
 BACKENDS = ("numba", "numpy", "cupy")
 
@@ -69,3 +69,13 @@ def to_numpy(x) -> np.ndarray:
     if type(x).__module__.startswith("cupy"):
         return x.get()
     return np.asarray(x)
+
+
+def record_to(record, backend: str):
+    """A copy of the ``NamedTuple`` ``record`` with every NumPy array field moved to ``backend``'s arrays (other
+    fields, e.g. ``None`` or flags, kept). Move a run's constant tables once at its start: on a GPU every
+    ``asarray`` of host data is a transfer across the bus."""
+    if backend != "cupy":
+        return record
+    return type(record)(*(asarray(x, backend) if isinstance(x, np.ndarray) else x for x in record))
+
