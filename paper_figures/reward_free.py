@@ -150,6 +150,7 @@ def _not_reached_key(ax, K):
 
 def _k_eps_panel(ax, xs, table, colors, xlabel, K):
     """Draw ``K_eps`` vs ``x`` per series (dashed: no projection); never reached: open triangles above ``K``."""
+    missed = False
     for label, vals in table.items():
         v = np.asarray(vals, dtype=float)
         color = colors[label.split(",")[0]]
@@ -158,7 +159,8 @@ def _k_eps_panel(ax, xs, table, colors, xlabel, K):
         ax.plot(np.asarray(xs)[ok], v[ok], ls, marker="o" if ls == "-" else "s", color=color, label=label)
         if (~ok).any():
             ax.plot(np.asarray(xs)[~ok], np.full((~ok).sum(), K * 1.25), "^", mfc="none", color=color)
-    if any(not np.isfinite(np.asarray(v, dtype=float)).all() for v in table.values()):
+            missed = True
+    if missed:
         _not_reached_key(ax, K)
     ax.axhline(K, color="#999999", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)

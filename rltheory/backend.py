@@ -78,4 +78,3 @@ def record_to(record, backend: str):
     if backend != "cupy":
         return record
     return type(record)(*(asarray(x, backend) if isinstance(x, np.ndarray) else x for x in record))
-
