@@ -24,14 +24,9 @@ from .effective_horizon_values import _q_reference
 
 
 @nb.njit(cache=True, error_model="numpy", inline="always")
-def _mark(nxt, pr, hp, s, bits, new, sptr, sn, smask, csr):
-    """Mark the successors (positive probability) of the actions in ``bits``: from the lists when ``csr``."""
-    if csr:
-        b = np.uint64(bits)
-        for i in range(sptr[s], sptr[s + 1]):
-            if smask[i] & b:
-                new[sn[i]] = True
-        return
+def _mark(nxt, pr, hp, s, bits, new):
+    """Mark the successors (positive probability) of the actions in ``bits``, from the successor table (the
+    effective-horizon walk marks from the successor lists in a branch-free loop of its own)."""
     A = nxt.shape[2]
     K = nxt.shape[3]
     for a in range(A):
@@ -194,7 +189,7 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
                         n = sn[e]
                         ng[n] = ng[n] | ((smask[e] & b) != 0)
                 elif more:
-                    _mark(nxt, pr, hp, s, abv, ng, sptr, sn, smask, False)
+                    _mark(nxt, pr, hp, s, abv, ng)
             vg, ng = ng, vg
     if not gap_ok:
         return ties_ok, False, 0.0, -1, -1, 0.0, 0.0, 0.0
@@ -215,13 +210,11 @@ def _greedy_worst(nxt, pr, R, ties, t_stop, ties_star, start, G):
     cone = np.zeros((H, S), np.bool_)
     for s in start:
         cone[0, s] = True
-    e = np.zeros(0, np.int64)
-    em = np.zeros(0, np.uint64)
     for t in range(H - 1):
         hp = t if Hp > 1 else 0
         for s in range(S):
             if cone[t, s]:
-                _mark(nxt, pr, hp, s, ties[t, s] if t < t_stop else ties_star[t, s], cone[t + 1], e, e, em, False)
+                _mark(nxt, pr, hp, s, ties[t, s] if t < t_stop else ties_star[t, s], cone[t + 1])
     G[H, :] = 0.0
     for t in range(H - 1, -1, -1):
         hp = t if Hp > 1 else 0
