@@ -141,10 +141,6 @@ def asarray(x, dtype=None):
     return ndarray(np.array(x, dtype=dtype, copy=True))
 
 
-def array(x, dtype=None, copy=True):
-    return asarray(x, dtype)
-
-
 def asnumpy(x):
     return x.get() if isinstance(x, ndarray) else np.asarray(x)
 
