@@ -469,14 +469,17 @@ class HFUCRLRFE(_RewardFree):
         """Alg. 4, lines 4-14 for episodes ``start..stop-1`` (0-based), in place on the state ``st``."""
         c = st["c"]
         S, A, H, s1 = model.S, model.A, model.H, model.start_state
-        factor, oracle, episode = ((kern.factor, kern.hf_oracle, kern.hf_episode) if backend == "numba" else
-                                   (kern.factor_reference, kern.hf_oracle_reference, kern.hf_episode_reference))
+        numba = backend == "numba"
+        factor = kern.factor if numba else kern.factor_reference
+        kernels = kern.mixture_kernels if numba else kern.mixture_kernels_reference
+        oracle = kern.hf_oracle if numba else kern.hf_oracle_reference
+        episode = kern.hf_episode if numba else kern.hf_episode_reference
         for k in range(start, stop):
             beta = float(st["betas"][k])
             frz = st["Sinv"].copy()                                              # Sigma_dot (frozen)
             Fhat = factor(model.phi_sa, frz[0, 0])                             # ||phi_V||_{Sigma_dot^-1} = ||F V||
             Ftil = factor(model.phi_sa, frz[1, 0])
-            Pts = np.einsum("saij,ti->tsaj", model.phi_sa, st["thetas"][:, 0])   # theta_hat_{k,0}, theta_tilde_{k,0}
+            Pts = kernels(model.phi_sa, st["thetas"][:, 0])                      # theta_hat_{k,0}, theta_tilde_{k,0}
             rand = gen.random((self.n_random_rewards, S, A)) / H
             rewards = np.concatenate([st["base_rewards"], rand, st["prev_r"][None]])
             t, j, pi, Vt, Vh, sat = oracle(Pts, Fhat, Ftil, rewards, beta, H, s1)

@@ -264,6 +264,51 @@ def test_oracle_twin_and_ranges(seed, beta):
     assert np.all((Vt >= 0) & (Vt <= 1) & (Vh >= 0) & (Vh <= 1)) and 0 <= sat <= 1
 
 
+@given(seeds, st.integers(2, 6))
+def test_factor_of_a_singular_gram_and_qr_of_numpy(seed, d):
+    """The hard instance's Gram matrices are singular (a Cholesky factor of ``G`` would fail): ``factor`` still
+    gives ``F^T F = G``, with ``r = min(d, S)`` rows, and its rows equal NumPy's QR ``R`` up to their signs."""
+    rng = np.random.default_rng(seed)
+    m = hard_instance(d, 4, 64, seed=seed).model
+    Sinv = _spd(rng, d)
+    G = K.gram_reference(m.phi_sa, Sinv)
+    assert np.linalg.eigvalsh(G).min() < 1e-12 * np.abs(G).max()          # the case this test is about
+    F = K.factor(m.phi_sa, Sinv)
+    assert F.shape == (m.S, m.A, min(d, m.S), m.S)
+    np.testing.assert_allclose(np.einsum("sari,sarj->saij", F, F), G, atol=1e-12)
+    np.testing.assert_allclose(np.abs(F), np.abs(K.factor_reference(m.phi_sa, Sinv)), atol=1e-12)
+
+
+@given(seeds, st.integers(1, 4))
+def test_mixture_kernels_twin(seed, n):
+    rng = np.random.default_rng(seed)
+    m = mixture_of_kernels(4, 3, 5, H=3, seed=seed)
+    thetas = rng.normal(size=(n, 5))
+    np.testing.assert_allclose(K.mixture_kernels(m.phi_sa, thetas), K.mixture_kernels_reference(m.phi_sa, thetas),
+                               atol=1e-14)
+    np.testing.assert_allclose(K.mixture_kernels(m.phi_sa, m.theta[None])[0], m.P, atol=1e-12)
+
+
+@given(seeds, st.integers(2, 6), st.floats(0.0, 3.0))
+def test_three_state_oracle_is_the_general_loop_bit_for_bit(seed, d, beta):
+    """The fused three-state path of ``hf_oracle`` (the hard instance's ``2^(d-1)`` actions) gives exactly what
+    the per-action loop gives: same candidate, same policy, same values to the last bit (``d = 2`` has
+    ``r = 2 < 3`` factor rows, padded with zeros)."""
+    rng = np.random.default_rng(seed)
+    for m in (hard_instance(d, 6, 64, seed=seed).model, mixture_of_kernels(3, 5, d, H=6, seed=seed)):
+        Fh, Ft = K.factor(m.phi_sa, _spd(rng, d) * 20), K.factor(m.phi_sa, _spd(rng, d) * 5)
+        Pts = K.mixture_kernels(m.phi_sa, m.theta + rng.normal(size=(2, d)) * 0.2)
+        rw = np.concatenate([np.zeros((1, m.S, m.A)), rng.random((5, m.S, m.A)) / m.H])
+        fused = K.hf_oracle(Pts, Fh, Ft, rw, beta, m.H, m.start_state)
+        loop = K.hf_oracle(Pts, Fh, Ft, rw, beta, m.H, m.start_state, False)
+        assert fused[:2] == loop[:2] and fused[5] == loop[5]
+        for x, y in zip(fused[2:5], loop[2:5], strict=True):
+            np.testing.assert_array_equal(x, y)
+        ref = K.hf_oracle_reference(Pts, Fh, Ft, rw, beta, m.H, m.start_state)
+        assert ref[:2] == fused[:2]
+        np.testing.assert_allclose(ref[4], fused[4], atol=1e-10)
+
+
 @given(seeds)
 def test_hf_episode_twin(seed):
     rng = np.random.default_rng(seed)
