@@ -11,8 +11,9 @@ use, on dense and sparse (successor-list) models alike:
   policies, two rows of values at a time, so BRIDGE-size models never build a dense ``P``.
 
 This module adds :func:`policy_evaluator` (the one of those two a backend uses),
-:func:`exact_references` (what every run of these learners needs before its first episode) and
-:func:`first_epsilon_optimal` (the empirical sample complexity of a trace).
+:func:`exact_references` (what every run of these learners needs before its first episode),
+:func:`first_epsilon_optimal` (the empirical sample complexity of a trace) and :class:`EpsilonOptimal` (the stop
+rule that ends a run once every replicate's sample complexity is known).
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from rltheory.kernels.planning import policy_values, policy_values_reference, tr
 from rltheory.kernels.sampling import RANDOM_ACTION, AliasTables, alias_tables, uniforms_per_episode
 from rltheory.models import FiniteHorizonMDP
 from rltheory.planning import backward_induction
+from rltheory.validation import check_real
 
-__all__ = ["RANDOM", "ExactReferences", "exact_references", "policy_evaluator", "first_epsilon_optimal"]
+from ..bounds.sqirl import normalized_suboptimality
+
+__all__ = ["RANDOM", "ExactReferences", "exact_references", "policy_evaluator", "first_epsilon_optimal",
+           "EpsilonOptimal"]
 
 #: Policy entry meaning "a uniformly random action" (:data:`rltheory.kernels.sampling.RANDOM_ACTION`).
 RANDOM = RANDOM_ACTION
@@ -80,3 +85,32 @@ def first_epsilon_optimal(suboptimality, epsilon: float) -> np.ndarray:
     first = np.argmax(hit, axis=1).astype(np.float64) + 1.0
     first[~hit.any(axis=1)] = np.inf
     return first
+
+
+class EpsilonOptimal:
+    """Stop rule (``run(..., stop_when=...)``, :func:`rltheory.runner.check_stop_rule`): a replicate is done once
+    an episode's ``values`` are ``epsilon``-optimal, ``normalized_suboptimality(values, v_star, v_worst) <=
+    epsilon`` (:func:`rltheory.bounds.sqirl.normalized_suboptimality`, the test of
+    :func:`first_epsilon_optimal`).
+
+    A run that stops when every replicate is done has the same first ``epsilon``-optimal episode per replicate
+    as a full run: what it recorded is exactly what the full run records up to there. ``values`` is the
+    learner's array of the policy it recommends (SQIRL, GORP, Q-learning) or plays (UCBVI), per episode.
+    """
+
+    def __init__(self, v_star: float, v_worst: float, epsilon: float, array: str = "values"):
+        self.v_star = check_real(v_star, "v_star")
+        self.v_worst = check_real(v_worst, "v_worst", high=self.v_star)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0)
+        self.array = str(array)
+
+    def get_params(self) -> dict:
+        return {"v_star": self.v_star, "v_worst": self.v_worst, "epsilon": self.epsilon, "array": self.array}
+
+    def __repr__(self) -> str:
+        return f"EpsilonOptimal(v_star={self.v_star!r}, v_worst={self.v_worst!r}, epsilon={self.epsilon!r})"
+
+    def reached(self, arrays: dict, start: int) -> np.ndarray:
+        """``(replicates,)``: some episode of this chunk is ``epsilon``-optimal."""
+        sub = normalized_suboptimality(arrays[self.array], self.v_star, self.v_worst)
+        return np.asarray(sub <= self.epsilon).any(axis=1)

@@ -35,7 +35,7 @@ import numpy as np
 
 from rltheory.algorithms import GORP, SQIRL, UCBVI, QLearning
 from rltheory.algorithms.effective_horizon_analysis import analyze
-from rltheory.algorithms.episodic import first_epsilon_optimal
+from rltheory.algorithms.episodic import EpsilonOptimal, first_epsilon_optimal
 from rltheory.bounds.sqirl import gorp_episodes, normalized_suboptimality, sqirl_episodes
 from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
@@ -199,9 +199,20 @@ def learners(mdp: FiniteHorizonMDP, k: int) -> dict:
     return algos
 
 
+def stop_rule(analysis) -> EpsilonOptimal:
+    """The runs' stop rule: every replicate has been ``EPSILON``-optimal once, by the test of
+    :func:`sample_complexity` (same function, same ``V*`` and ``V^worst``, same tolerance), so stopping there
+    changes no sample complexity; the episodes after it are never read."""
+    return EpsilonOptimal(analysis.v_star, analysis.v_worst, EPSILON + 1e-12)
+
+
 def sample_complexity(trace, analysis) -> np.ndarray:
-    """Per-replicate episodes until ``EPSILON``-optimal (``inf`` if never), from a trace's exact values."""
+    """Per-replicate episodes until ``EPSILON``-optimal (``inf`` if never), from a trace's exact values.
+
+    Episodes a run did not play (NaN: it stopped once all its replicates were done, :func:`stop_rule`) count as
+    not optimal; they all come after each replicate's first optimal episode."""
     values = trace["values"] if "values" in trace else analysis.v_star - trace["regret"]
+    values = np.where(np.isnan(values), analysis.v_worst, values)
     sub = normalized_suboptimality(values, analysis.v_star, analysis.v_worst)
     return first_epsilon_optimal(sub, EPSILON + 1e-12)
 
@@ -225,8 +236,8 @@ def run(quick: bool = True, seed: int = 0, instances: list | None = None, only: 
         a = analyze(mdp)
         k = a.best_k()
         configs = [(label, algo, mdp) for label, algo in learners(mdp, k).items() if only is None or label in only]
-        traces = sweep(configs, episodes, replicates=replicates, seed=seed,
-                       cache_dir=False if quick else None, progress=False)
+        traces = sweep(configs, episodes, replicates=replicates, seed=seed, cache_dir=False if quick else None,
+                       progress=False, stop_when=stop_rule(a))
         H_k = a.horizon_k(k) if k in a.ks else a.effective_horizon
         D = mdp.S * mdp.A
         rec = {"name": mdp.name, "group": group, "S": mdp.S, "A": mdp.A, "T": mdp.H, "k": k,

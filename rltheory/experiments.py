@@ -598,6 +598,9 @@ class _Job:
         computed = sum(seg.b - seg.a for seg in self.segments if seg.computed is not None)
         total = self.segments[-1].b
         cache_dir = str(self.key_dir) if self.key_dir is not None else None
+        played = [piece.meta.get("episodes_played") for piece in pieces]
+        if all(isinstance(p, int) for p in played):          # replicate chunks may stop at different episodes
+            meta["episodes_played"] = max(played)
         meta.update({"replicates": total, "seed": self.seed,
                      "experiment": {"cache_key": self.key, "cache_dir": cache_dir,
                                     "replicates_computed": computed,

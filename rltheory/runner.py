@@ -15,7 +15,9 @@ RestartUCBVI, UCBVINoForgetting) subclasses :class:`EpisodicLearner` and writes 
    per-replicate draw before the first episode, e.g. a random restart phase, takes it in ``start``
    from ``run.generators``, before any uniform is drawn);
 4. **chunking** of the episodes by the memory rule :func:`default_chunk` (the uniforms of one chunk
-   fill at most :data:`UNIFORM_BUDGET` float64s); results never depend on the chunking;
+   fill at most :data:`UNIFORM_BUDGET` float64s); results never depend on the chunking; an optional
+   **stop rule** (``stop_when``, e.g. :class:`~rltheory.algorithms.episodic.EpsilonOptimal`) ends a run
+   once every replicate has met it (:func:`check_stop_rule`);
 5. the **progress** bar;
 6. **trace assembly**: ``(replicates, episodes)`` arrays, ``regret = V* - values`` of the policy
    played where the step wrote only ``values``, and the common ``meta``. On a non-stationary model
@@ -58,13 +60,17 @@ from .trace import Trace
 from .validation import check_int
 
 __all__ = ["EpisodicLearner", "RunContext", "default_chunk", "check_chunk_episodes", "check_run_size",
-           "check_choice", "check_flag", "UNIFORM_BUDGET", "MEMORY_LIMIT"]
+           "check_choice", "check_flag", "check_stop_rule", "UNIFORM_BUDGET", "MEMORY_LIMIT", "FIRST_STOP_CHECK"]
 
 #: Uniforms (float64) held in memory at once: 2,000,000 = 16 MB. One chunk of episodes of ``n``
 #: replicates with ``width`` uniforms per episode holds ``n x chunk x width`` of them.
 UNIFORM_BUDGET = 2_000_000
 #: Largest memory (bytes) a run may need by the estimate of :func:`check_run_size`: 8 GiB.
 MEMORY_LIMIT = 8 * 2 ** 30
+#: With a stop rule, the first chunk's episodes (at most): chunks then double up to the memory rule's size, so
+#: a run that could stop after ``e`` episodes plays fewer than ``max(2 e, FIRST_STOP_CHECK)`` of them (and at
+#: most one chunk of the memory rule's size beyond ``e``).
+FIRST_STOP_CHECK = 256
 
 
 def default_chunk(replicates: int, width: int, episodes: int) -> int:
@@ -81,6 +87,31 @@ def check_chunk_episodes(value) -> int | None:
         raise InvalidParameterError("chunk_episodes", f"must be None or an integer >= 1, got {value!r}",
                                     value=repr(value))
     return check_int(value, "chunk_episodes", low=1)
+
+
+def check_stop_rule(value):
+    """``None`` or an object with a callable ``reached(arrays, start)`` (the ``stop_when`` of
+    :meth:`EpisodicLearner.run`): ``arrays`` maps each name of the learner's ``trace_arrays`` to the chunk's
+    ``(replicates, size)`` array of episodes ``start .. start + size - 1``; it returns a ``(replicates,)`` bool
+    array, True where the replicate met the rule in that chunk. A rule that enters a cache key (run through
+    :func:`rltheory.experiments.sweep` with a cache) also needs ``get_params()`` or a ``fingerprint``."""
+    if value is None:
+        return None
+    if not callable(getattr(value, "reached", None)):
+        raise InvalidParameterError("stop_when", "must be None or an object with a method reached(arrays, start) "
+                                                 f"returning one bool per replicate, got {type(value).__name__}",
+                                    value=type(value).__name__)
+    return value
+
+
+def _reached(stop_when, chunk: dict, position: int, n: int) -> np.ndarray:
+    """The stop rule's verdict on one chunk, checked: a ``(n,)`` bool array."""
+    hit = np.asarray(stop_when.reached(chunk, position))
+    if hit.shape != (n,) or hit.dtype != np.bool_:
+        raise InvalidParameterError("stop_when", f"reached() must return a bool array of shape ({n},) (one per "
+                                                 f"replicate), got {hit.dtype} {hit.shape}",
+                                    value=f"{hit.dtype} {hit.shape}")
+    return hit
 
 
 def check_choice(value, name: str, choices) -> str:
@@ -188,7 +219,7 @@ class EpisodicLearner(Algorithm):
 
     # ------------------------------------------------------------------ the skeleton
     def run(self, mdp, episodes: int, *, replicates: int | None = 1, seed=0, backend=None, progress: bool = False,
-            chunk_episodes: int | None = None) -> Trace:
+            chunk_episodes: int | None = None, stop_when=None) -> Trace:
         """Run ``episodes`` episodes for each of ``replicates`` independent replicates.
 
         Parameters
@@ -206,12 +237,20 @@ class EpisodicLearner(Algorithm):
             Show a labelled tqdm bar over episodes.
         chunk_episodes : int >= 1, optional
             Episodes per compiled call (default: :func:`default_chunk`); results do not depend on it.
+        stop_when : stop rule, optional
+            Stop once every replicate has met it (:func:`check_stop_rule`; e.g.
+            :class:`~rltheory.algorithms.episodic.EpsilonOptimal`: the recommended policy has been
+            ``epsilon``-optimal once). Checked after each chunk; with a rule the chunks start at
+            :data:`FIRST_STOP_CHECK` episodes and double up to the usual size. Episodes not played hold NaN in
+            every trace array, and ``meta["episodes_played"]`` says how many were; what was played is exactly
+            what a run without the rule plays (only where it stops depends on the chunking).
 
         Returns
         -------
         Trace whose arrays (each ``(replicates, episodes)``) the learner's docstring lists; ``regret`` is
         always present: ``V* - values`` of the policy played in each episode (``V*_k - values`` on a
-        NonStationaryMDP: the dynamic regret).
+        NonStationaryMDP: the dynamic regret); ``meta["episodes_played"]`` is ``episodes`` unless
+        ``stop_when`` ended the run early.
         """
         model_type = self.model_type
         if not isinstance(mdp, model_type):
@@ -222,6 +261,7 @@ class EpisodicLearner(Algorithm):
             episodes = check_episodes(mdp, episodes)
         progress = check_flag(progress, "progress")
         chunk_episodes = check_chunk_episodes(chunk_episodes)
+        stop_when = check_stop_rule(stop_when)
         if backend is not None and not isinstance(backend, str):
             raise InvalidParameterError("backend", f"must be one of {self.backends} or None, got {backend!r}",
                                         value=type(backend).__name__)
@@ -248,9 +288,11 @@ class EpisodicLearner(Algorithm):
         out = {k: np.empty((n, episodes)) for k in self.trace_arrays}
         step = self.step if backend == "numba" else self.step_reference
         position = 0
+        done = np.zeros(n, dtype=bool)
+        target = default if stop_when is None else min(default, FIRST_STOP_CHECK)
         with self._progress(episodes, progress, self.label) as bar:
             while position < episodes:
-                size = self.next_chunk(state, position, episodes - position, default)
+                size = self.next_chunk(state, position, episodes - position, target)
                 u = draw_uniforms(gens, size, width)
                 chunk = {k: np.empty((n, size)) for k in self.trace_arrays}
                 step(state, u, position, chunk)
@@ -258,6 +300,13 @@ class EpisodicLearner(Algorithm):
                     out[k][:, position:position + size] = chunk[k]
                 position += size
                 bar.update(size)
+                if stop_when is not None:
+                    done |= _reached(stop_when, chunk, position - size, n)
+                    if done.all():
+                        for k in self.trace_arrays:
+                            out[k][:, position:] = np.nan
+                        break
+                    target = min(default, 2 * target)
         out.update(self.finish(state, out))
         if isinstance(mdp, NonStationaryMDP):  # V*_k of each episode's model: dynamic regret
             v_star = mdp.optimal_values(episodes)
@@ -269,7 +318,8 @@ class EpisodicLearner(Algorithm):
         if "regret" not in out:
             out["regret"] = v_star - out["values"]
         meta = {"algorithm": type(self).__name__, "params": self._meta_params(), "model": mdp.name,
-                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "replicates": n, **model_meta,
+                "model_fingerprint": mdp.fingerprint, "episodes": episodes, "episodes_played": position,
+                "replicates": n, **model_meta,
                 "backend": backend, **self.run_meta(state)}
         return Trace(out, meta)
 
