@@ -313,16 +313,21 @@ def make_lower_bound(quick: bool) -> FigureOutput:
     Ks = np.asarray(c["Ks"], dtype=float)
     fig, axes = subplots(1, 2, figsize=(10, 4.2))
     data = {"settings": c, "series": {}}
+    lowest = np.inf                                     # the lowest edge of a band (mean - s.e.) in the left panel
     for i, (d, gaps) in enumerate(runs.items()):
         scaled = gaps * np.sqrt(Ks)[:, None] / d
-        curve = plot_curves(axes[0], Ks, {f"d={d}": gaps.T}, colors={f"d={d}": OKABE_ITO[i]})
+        curve = next(iter(plot_curves(axes[0], Ks, {f"d={d}": gaps.T}, colors={f"d={d}": OKABE_ITO[i]}).values()))
         plot_curves(axes[1], Ks, {f"d={d}": scaled.T}, colors={f"d={d}": OKABE_ITO[i]})
-        data["series"][f"d={d}"] = {"gap": next(iter(curve.values())), "gap_sqrtK_over_d": scaled.mean(axis=1)}
+        data["series"][f"d={d}"] = {"gap": curve, "gap_sqrtK_over_d": scaled.mean(axis=1)}
+        lowest = min(lowest, float(np.min(np.asarray(curve["mean"]) - np.asarray(curve["se"]))))
     for ax in axes:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("exploration episodes K (instance depends on K)")
         ax.legend(fontsize=7)
-    axes[0].set_yscale("symlog", linthresh=1e-4)
+    if lowest > 0:                                      # every band above 0: a plain log axis
+        axes[0].set_yscale("log")
+    else:                                               # a gap of 0 (the optimal action) needs a linear part
+        axes[0].set_yscale("symlog", linthresh=1e-4)
     axes[0].set_ylabel("gap of the planned policy (reward 1/H at x3)")
     axes[1].set_ylabel("gap · √K / d")
     fig.suptitle("Lower-bound instance: the theory says gap·√K/d stays bounded below across d "
