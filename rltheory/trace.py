@@ -115,16 +115,33 @@ class Trace:
                      meta if meta is not None else traces[0].meta)
 
     # ---------------------------------------------------------------- disk
+    def _played_arrays(self) -> tuple[dict, list]:
+        """The arrays to store, and the names of those cut to the episodes played: a run stopped early
+        (``meta["episodes_played"] < meta["episodes"]``, ``run(..., stop_when=...)``) keeps only the played
+        columns of its ``(replicates, episodes, ...)`` arrays (the rest are NaN, :meth:`load` restores them)."""
+        played, episodes = self.meta.get("episodes_played"), self.meta.get("episodes")
+        if not (isinstance(played, int) and isinstance(episodes, int) and 0 <= played < episodes):
+            return self._arrays, []
+        arrays, cut = dict(self._arrays), []
+        for k, v in self._arrays.items():
+            if v.ndim >= 2 and v.shape[1] == episodes and v.dtype.kind == "f" and np.isnan(v[:, played:]).all():
+                arrays[k] = v[:, :played]
+                cut.append(k)
+        return arrays, cut
+
     def save(self, path: str | os.PathLike) -> Path:
-        """Write to ``.npz`` atomically (temporary file, then rename); returns the path."""
+        """Write to ``.npz`` atomically (temporary file, then rename); returns the path. A run stopped early
+        stores only the episodes it played (:meth:`load` pads the rest with NaN again)."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        arrays, cut = self._played_arrays()
         try:
             with open(tmp, "wb") as fh:
-                np.savez(fh, __meta__=np.array(json.dumps(self.meta, default=str)), **self._arrays)
+                np.savez(fh, __meta__=np.array(json.dumps(self.meta, default=str)),
+                         __cut__=np.array(cut, dtype=str), **arrays)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -149,7 +166,8 @@ class Trace:
                 if not hasattr(data, "files"):
                     raise InvalidDataError("path", f"{path} holds a bare array, not a trace archive", value=str(path))
                 meta = json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
-                arrays = {k: data[k] for k in data.files if k != "__meta__"}
+                cut = [str(k) for k in data["__cut__"]] if "__cut__" in data.files else []
+                arrays = {k: data[k] for k in data.files if k not in ("__meta__", "__cut__")}
         except (FileNotFoundError, IsADirectoryError, InvalidDataError):
             raise
         except (EOFError, zipfile.BadZipFile, json.JSONDecodeError, ValueError, KeyError, OSError) as exc:
@@ -157,4 +175,13 @@ class Trace:
                                    value=str(path)) from exc
         if not isinstance(meta, dict):
             raise InvalidDataError("path", f"{path}: the trace metadata is not a JSON object", value=str(path))
+        episodes = meta.get("episodes")
+        for k in cut:                                   # episodes a stopped run did not play: NaN again
+            v = arrays.get(k)
+            if v is None or not isinstance(episodes, int) or v.ndim < 2 or v.shape[1] > episodes:
+                raise InvalidDataError("path", f"{path}: array {k!r} was stored cut to the episodes played, but does "
+                                               f"not fit episodes={episodes!r}", value=str(path))
+            full = np.full((v.shape[0], episodes, *v.shape[2:]), np.nan, dtype=v.dtype)
+            full[:, :v.shape[1]] = v
+            arrays[k] = full
         return cls(arrays, meta)

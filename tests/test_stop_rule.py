@@ -102,3 +102,21 @@ def test_the_rule_enters_the_cache_key_and_sweeps_merge_where_chunks_stopped(tmp
         rows_played = (~np.isnan(tr["values"])).sum(axis=1)
         assert tr.meta["episodes_played"] == rows_played.max() < 4000
     assert runs[1].meta["experiment"]["replicates_from_cache"] == 6
+
+
+def test_a_stopped_trace_is_stored_cut_to_the_episodes_played(tmp_path):
+    mdp = combination_lock(3, sticky=0.25)
+    a = analyze(mdp)
+    rule = EpsilonOptimal(a.v_star, a.v_worst, EPS)
+    tr = QLearning(epsilon=0.1).run(mdp, 100_000, replicates=4, seed=0, stop_when=rule)
+    played = tr.meta["episodes_played"]
+    assert played < 5_000
+    path = tr.save(tmp_path / "stopped.npz")
+    full_bytes = sum(v.nbytes for v in tr.arrays.values())
+    assert path.stat().st_size < full_bytes * (2 * played / 100_000) + 10_000   # the NaN tail is not written
+    back = type(tr).load(path)
+    assert back.meta == tr.meta and set(back.arrays) == set(tr.arrays)
+    for k in tr.arrays:
+        np.testing.assert_array_equal(back[k], tr[k])                              # NaN tail restored
+    whole = QLearning(epsilon=0.1).run(mdp, 300, replicates=2, seed=0)              # not stopped: stored whole
+    np.testing.assert_array_equal(type(whole).load(whole.save(tmp_path / "whole.npz"))["values"], whole["values"])
