@@ -41,7 +41,7 @@ from rltheory.experiments import sweep
 from rltheory.figures import FigureOutput, figure
 from rltheory.mdps import bridge, combination_lock, garnet
 from rltheory.models import FiniteHorizonMDP
-from rltheory.plotting import OKABE_ITO, figure_legend, integer_ticks, note_box, subplots
+from rltheory.plotting import OKABE_ITO, figure_legend, integer_ticks, subplots
 
 from ._progress import steps
 
@@ -272,7 +272,7 @@ def _jitter(i: int) -> float:
                     "1%-optimal (exact values), per instance, against its exact effective horizon, with the "
                     "fraction of runs that got there; GORP's bound T A^{H_k} per instance; the SQIRL bound "
                     "(k T^2 A^{H_k} D ln(1/delta)/epsilon, constant reconstructed) is 3-9 decades above the data "
-                    "and given in the caption box. Log scale.")
+                    "and given under the title. Log scale.")
 def make_sample_complexity(quick: bool) -> FigureOutput:
     records = run(quick)
     episodes, replicates = BUDGET[bool(quick)]
@@ -307,14 +307,17 @@ def make_sample_complexity(quick: bool) -> FigureOutput:
             ax.scatter([], [], facecolors="none", edgecolors="#444444", marker=marker, s=24, label=group)
     ax.plot([], [], color="#444444", linewidth=1.0, label="interquartile range of the runs")
     ax.axhline(cap, color="#bbbbbb", linewidth=0.8)
-    ax.text(min(xs), cap * 1.12, f"median not reached within {episodes:,} episodes (hollow; dotted range: "
-            "upper quartile not reached)", fontsize=7, color="#777777")
+    unreached = {label: sum(1 for r in records if not math.isfinite(r["sample_complexity"].get(label, 0.0)))
+                 for label in COLORS}
+    which = ", ".join(f"{label} on {n} instance{'s' if n > 1 else ''}" for label, n in unreached.items() if n)
+    ax.text(min(xs), cap * 1.12, f"median not reached within {episodes:,} episodes" + (f": {which}" if which else "") +
+            "\n(hollow, on this line; dotted range: upper quartile not reached)", fontsize=7, color="#777777")
     ax.set_yscale("log")
     top = max(cap * 3, 1.5 * max(r["gorp_bound"] for r in records))
     ax.set_ylim(0.7, top)
     ax.set_ylabel(f"episodes until {EPSILON:.0%}-optimal\n(median and IQR of {replicates} runs)")
     ax.set_title("Sample complexity vs effective horizon (locks, sparse Garnets" +
-                 (", BRIDGE)" if any(r["group"] == "BRIDGE" for r in records) else "; no BRIDGE files)"))
+                 (", BRIDGE)" if any(r["group"] == "BRIDGE" for r in records) else "; no BRIDGE files)"), pad=24)
     ratio = np.array([r["sqirl_bound"] / r["sample_complexity"]["SQIRL"] for r in records
                       if math.isfinite(r["sample_complexity"].get("SQIRL", math.inf))])
     sq = np.array([r["sqirl_bound"] for r in records])
@@ -325,7 +328,8 @@ def make_sample_complexity(quick: bool) -> FigureOutput:
             "episodes per instance")
     if ratio.size:
         text += (f",\n{ratio.min():.0e} to {ratio.max():.0e} times SQIRL's median: vacuous here, not drawn")
-    note_box(ax, text, loc="lower right", fontsize=6.5)
+    # above the panel, under its title: inside it, the note would cover the runs solved in a few episodes
+    ax.text(0.5, 1.01, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=6.5, color="#444444")
     axf.set_ylim(-0.05, 1.08)
     axf.set_ylabel("fraction of runs\nthat got there")
     axf.set_xlabel("effective horizon H (exact, simple bound; steps)")
