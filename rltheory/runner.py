@@ -303,7 +303,7 @@ class EpisodicLearner(Algorithm):
                 if stop_when is not None:
                     done |= _reached(stop_when, chunk, position - size, n)
                     if done.all():
-                        for k in self.trace_arrays:
+                        for k in self.trace_arrays:      # what finish() derives from them stays NaN there too
                             out[k][:, position:] = np.nan
                         break
                     target = min(default, 2 * target)
@@ -317,6 +317,10 @@ class EpisodicLearner(Algorithm):
             model_meta = {"v_star": v_star}
         if "regret" not in out:
             out["regret"] = v_star - out["values"]
+        if position < episodes:  # stopped by the rule: every per-episode array is NaN where nothing was played
+            for v in out.values():
+                if v.ndim >= 2 and v.shape[1] == episodes and v.dtype.kind == "f":
+                    v[:, position:] = np.nan
         meta = {"algorithm": type(self).__name__, "params": self._meta_params(), "model": mdp.name,
                 "model_fingerprint": mdp.fingerprint, "episodes": episodes, "episodes_played": position,
                 "replicates": n, **model_meta,

@@ -243,8 +243,42 @@ def check_params_roundtrip(algo, model):
     _require(type(algo).__name__ in repr(algo), "repr does not name the class")
 
 
+class _NeverMet:
+    """A stop rule no replicate meets."""
+
+    def reached(self, arrays, start):
+        return np.zeros(next(iter(arrays.values())).shape[0], dtype=bool)
+
+
+class _MetAtOnce:
+    """A stop rule every replicate meets in the first chunk."""
+
+    def reached(self, arrays, start):
+        return np.ones(next(iter(arrays.values())).shape[0], dtype=bool)
+
+
+def check_stop_rule(algo, model):
+    """Learners whose ``run`` takes ``stop_when`` (the episodic skeleton's): a rule never met changes nothing; one
+    met in the first chunk stops there, with the full run's episodes up to it and NaN after."""
+    if "stop_when" not in inspect.signature(algo.run).parameters:
+        return
+    full = _run(algo, model, chunk_episodes=5)
+    never = _run(algo, model, chunk_episodes=5, stop_when=_NeverMet())
+    _require(_traces_equal(never, full) and never.meta.get("episodes_played") == BUDGET,
+             "a stop rule that is never met changed the results")
+    once = _run(algo, model, chunk_episodes=5, stop_when=_MetAtOnce())
+    played = once.meta.get("episodes_played")
+    _require(isinstance(played, int) and 1 <= played <= BUDGET, f"episodes_played={played!r} after a stop rule")
+    for name in full.keys():
+        a, b = np.asarray(once[name]), np.asarray(full[name])
+        if a.ndim >= 2 and a.shape[1] == BUDGET and np.issubdtype(a.dtype, np.floating):
+            _require(np.array_equal(a[:, :played], b[:, :played]) and bool(np.isnan(a[:, played:]).all()),
+                     f"array {name!r} of a stopped run is not the full run's up to episode {played}, NaN after")
+
+
 ALL_CHECKS = [check_trace_shapes, check_determinism, check_replicate_independence, check_chunking,
-              check_validation_errors, check_backend_agreement, check_sparse_dense_agreement, check_params_roundtrip]
+              check_validation_errors, check_backend_agreement, check_sparse_dense_agreement, check_params_roundtrip,
+              check_stop_rule]
 
 
 def check_algorithm(algorithm, *, models: Iterable | None = None, checks: Iterable[Callable] | None = None) -> int:
