@@ -190,18 +190,6 @@ def factor_reference(phi_sa, Sinv):
 
 
 @nb.njit(cache=True)
-def _fnorm(F, V):
-    """``||F V||_2`` for ``F (r, S)``, ``V (S,)``."""
-    q = 0.0
-    for i in range(F.shape[0]):
-        acc = 0.0
-        for j in range(F.shape[1]):
-            acc += F[i, j] * V[j]
-        q += acc * acc
-    return np.sqrt(q)
-
-
-@nb.njit(cache=True)
 def mixture_kernels(phi_sa, thetas):
     """``Pts[t, s, a, j] = sum_i phi_sa[s, a, i, j] thetas[t, i]``: ``(S, A, d, S), (n, d) -> (n, S, A, S)``, the
     kernels ``<phi(j | s, a), theta_t>`` of the oracle's candidates, summed over ``i`` in order."""
@@ -221,6 +209,19 @@ def mixture_kernels(phi_sa, thetas):
 
 def mixture_kernels_reference(phi_sa, thetas):
     return np.einsum("saij,ti->tsaj", phi_sa, thetas)
+
+
+@nb.njit(cache=True, inline="always")
+def _fnorm_at(F, s, a, V):
+    """``||F[s, a] V||_2`` for ``F (S, A, r, S)``, ``V (S,)``, indexed in place (a view per pair costs more than the
+    ``r S`` products it feeds)."""
+    q = 0.0
+    for i in range(F.shape[2]):
+        acc = 0.0
+        for j in range(F.shape[3]):
+            acc += F[s, a, i, j] * V[j]
+        q += acc * acc
+    return np.sqrt(q)
 
 
 # ----------------------------------------------------------------------------------------- HOME
@@ -294,8 +295,8 @@ def hf_candidate_dp(Pt, Fhat, Ftil, r, beta, H, s1, pi, Vt, Vh):
                 for j in range(S):
                     pt += Pt[s, a, j] * vt[j]
                     ph += Pt[s, a, j] * vh[j]
-                u = min(1.0, beta * _fnorm(Ftil[s, a], vt))
-                scores[a] = u + 2.0 * beta * _fnorm(Fhat[s, a], vh) + ph
+                u = min(1.0, beta * _fnorm_at(Ftil, s, a, vt))
+                scores[a] = u + 2.0 * beta * _fnorm_at(Fhat, s, a, vh) + ph
                 qs[a] = r[s, a] + pt
                 top = max(top, scores[a])
             best_a = 0
