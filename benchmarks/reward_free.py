@@ -39,13 +39,22 @@ def _ratio(a, b):
     return a / b if b > 0 else float("nan")
 
 
-def _seconds(algo, model, episodes, backend, repeats, clock):
+def _best(repeats, fn, *args, clock=time.perf_counter):
+    """Best of ``repeats`` times of ``fn(*args)`` on ``clock``."""
     best = float("inf")
     for _ in range(repeats):
         t0 = clock()
-        algo.run(model, episodes, replicates=1, seed=0, checkpoints=[episodes], backend=backend)
+        fn(*args)
         best = min(best, clock() - t0)
     return best
+
+
+def _mixture_run(algo, model, episodes, backend):
+    algo.run(model, episodes, replicates=1, seed=0, checkpoints=[episodes], backend=backend)
+
+
+def _seconds(algo, model, episodes, backend, repeats, clock):
+    return _best(repeats, _mixture_run, algo, model, episodes, backend, clock=clock)
 
 
 def _time(algo, model, episodes, backend, repeats, clock=time.perf_counter):
@@ -89,16 +98,6 @@ def run(quick: bool = False, **_ignored) -> dict:
     print_targets(targets, digits=".3f", quick=quick)
     hard = _hard_instance_rows(quick)
     return {"name": NAME, "quick": quick, "rows": rows, "hard_instance": hard, "targets": targets}
-
-
-def _best(repeats, fn, *args):
-    """Best of ``repeats`` wall times of ``fn(*args)``."""
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _hard_run(algo, inst, episodes):
