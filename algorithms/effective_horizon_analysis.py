@@ -25,7 +25,8 @@ import ``bounds``): the constants of the authors' analysis code (:data:`REWARD_P
 :func:`rltheory.bounds.effective_horizon.log_sample_count` (a test checks they agree). The kernels:
 :mod:`.effective_horizon_values` (reachability, ``V*, V^rand, V^worst``), :mod:`.effective_horizon_iterates`
 (``Q^k`` and per-step summaries, the lookahead iterates), :mod:`.effective_horizon_variance` (successor lists,
-Theorem 5.4's variance bounds), :mod:`.effective_horizon_walks` (the forward walks).
+Theorem 5.4's variance bounds), :mod:`.effective_horizon_walks` (the forward walks),
+:mod:`.effective_horizon_sticky` (the iterates of sticky-action models, factored).
 
 Everything is computed only on the states reachable at each step (under any actions), with
 compiled kernels (Numba) that each have a NumPy reference twin (``*_reference``). Work is shared between the
@@ -36,8 +37,11 @@ summaries are computed once); on stationary models the effective-planning-window
 on groups of states with the same successor set (sticky-action models: ``A`` states per group); each ``k``
 takes both forward walks in one pass over summaries stored as ``uint8`` masks. Kernels that sweep states run
 in parallel over fixed blocks (results do not depend on the number of threads); with two threads or more the
-walks of ``k`` run beside the iterate of ``k + 1`` (double-buffered summaries). The sticky UnlockPickup BRIDGE
-MDP (97,811 reachable states, ``H = 100``, 53 iterates) is timed by ``benchmarks/sqirl.py``.
+walks of ``k`` run beside the iterate of ``k + 1`` (double-buffered summaries). On a sticky-action model (checked
+on its arrays) the iterates run in factored form, ``Q((g, b), a) = (1 - p) X(g, a) + p X(g, b)``: ``A`` times less
+work per backup, the same results where the arithmetic is exact and to rounding elsewhere, with one caveat on
+exact argmax ties that the module explains (``factor_sticky=False`` runs the general kernel). The sticky
+UnlockPickup BRIDGE MDP (97,811 reachable states, ``H = 100``, 53 iterates) is timed by ``benchmarks/sqirl.py``.
 
 Reward units. BRIDGE models are normalised into ``[0, 1]`` by an affine map recorded in
 ``mdp.meta["reward_map"]`` (:mod:`rltheory.mdps.bridge`): ``precision`` is converted to the model's
@@ -67,6 +71,13 @@ from .effective_horizon_iterates import (
     _star_summaries,
     _star_summaries_reference,
     mask_dtype,
+)
+from .effective_horizon_sticky import (
+    _sticky_iterate,
+    _sticky_iterate_reference,
+    factored_sweep,
+    sticky_layout,
+    summary_columns,
 )
 from .effective_horizon_values import _q_reference, _values, _values_reference, reachable, reachable_reference, spans
 from .effective_horizon_variance import _var_step, _var_step_reference, successor_lists, successor_lists_reference
@@ -104,11 +115,12 @@ def _log_term(H: int, A: int, k: int) -> float:
 
 _KERNELS = {
     "numba": dict(reachable=reachable, values=_values, star=_star_summaries, iterate=_iterate, lookahead=_lookahead,
-                  successor_lists=successor_lists, var_step=_var_step, walks=_walks, greedy_worst=_greedy_worst),
+                  successor_lists=successor_lists, var_step=_var_step, walks=_walks, greedy_worst=_greedy_worst,
+                  sticky_iterate=_sticky_iterate),
     "numpy": dict(reachable=reachable_reference, values=_values_reference, star=_star_summaries_reference,
                   iterate=_iterate_reference, lookahead=_lookahead_reference,
                   successor_lists=successor_lists_reference, var_step=_var_step_reference, walks=_walks_reference,
-                  greedy_worst=_greedy_worst_reference),
+                  greedy_worst=_greedy_worst_reference, sticky_iterate=_sticky_iterate_reference),
 }
 
 
@@ -145,6 +157,8 @@ class EffectiveHorizonAnalysis:
         largest ``m``; ``min_gaps (n,)`` the smallest gap over the walk.
     precision : optimality tolerance used (model units).
     seconds : wall time of the analysis.
+    factored : whether the iterates ran in the factored form of a sticky-action model
+        (:mod:`.effective_horizon_sticky`).
     """
 
     name: str
@@ -171,6 +185,7 @@ class EffectiveHorizonAnalysis:
     min_gaps: np.ndarray
     precision: float
     seconds: float
+    factored: bool = False
 
     def horizon_k(self, k: int) -> float:
         """``H_k`` for a ``k`` that works (``inf`` otherwise)."""
@@ -292,7 +307,8 @@ def q_iterates(mdp: FiniteHorizonMDP, k_max: int, *, start: str = "random") -> n
 
 
 def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max_k: int = GREEDY_MAX_K,
-            effective_horizon: bool = True, backend: str | None = None) -> EffectiveHorizonAnalysis:
+            effective_horizon: bool = True, backend: str | None = None,
+            factor_sticky: bool | None = None) -> EffectiveHorizonAnalysis:
     """Exact effective-horizon analysis of ``mdp`` (module docstring; spec C2.3 and C2.4).
 
     Parameters
@@ -308,6 +324,12 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
         then NaN. The effective-horizon loop dominates on large models: it needs every ``k`` below the bound.
     backend : {None, "numba", "numpy"}
         Compiled kernels (default) or their NumPy twins (same numbers, slower).
+    factor_sticky : bool, optional
+        Iterates ``Q^k`` in the factored form of a sticky-action model (:mod:`.effective_horizon_sticky`: ``A`` times
+        less work; the same results to rounding, see its caveat on exact ties). ``None`` (default): whenever the
+        arrays have that form; ``True`` requires it (:class:`~rltheory.errors.InvalidModelError`); ``False``: the
+        general kernel, which also runs if two states of one base state differ in their ``Q*``-suboptimal actions
+        (rounding at the precision boundary). ``result.factored`` says which ran.
 
     Returns
     -------
@@ -320,6 +342,13 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
         raise InvalidModelError("mdp", f"analyze supports at most {MAX_ACTIONS} actions, got A={mdp.A}", value=mdp.A)
     precision = default_precision(mdp) if precision is None else check_real(precision, "precision", low=0.0)
     greedy_max_k = check_int(greedy_max_k, "greedy_max_k", low=0)
+    if factor_sticky is not None and not isinstance(factor_sticky, bool):
+        raise InvalidParameterError("factor_sticky", f"must be None, True or False, got {factor_sticky!r}",
+                                    value=factor_sticky)
+    layout = sticky_layout(nxt, pr, R) if factor_sticky is not False else None
+    if factor_sticky and layout is None:
+        raise InvalidModelError("mdp", f"{mdp.name} does not have the sticky-action form that factor_sticky=True "
+                                "asks for (see rltheory.algorithms.effective_horizon_sticky.sticky_layout)")
     H, S, A = mdp.H, mdp.S, mdp.A
     w0 = mdp.mu[start]
     ptr, idx = kern["reachable"](nxt, pr, start, H)
@@ -332,6 +361,7 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     gap_star = np.zeros((H, S))
     kern["star"](nxt, pr, R, M, _state_major(Vs), precision, subopt_sm, ties_star, gap_star, above_star)
     star = (np.ascontiguousarray(subopt_sm.T), ties_star, gap_star, above_star)
+    fs = factored_sweep(layout, subopt_sm, M, span_lo, span_hi)  # None: the general kernel sweeps every state
     if nxt.shape[0] == 1:
         sptr, sn, smask, gid, gptr, gn = kern["successor_lists"](nxt, pr)
     else:  # stage-dependent successors: one group per state, successors read from the table
@@ -339,8 +369,17 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
         gid, gptr, gn = np.arange(S, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     lists = (sptr, sn, smask)
     identity = np.arange(S, dtype=np.int64)
+    rows, C = summary_columns(fs and fs.layout, S)  # the column of each state's summaries of Q^k
+
+    def iterate(U, t_stop, need_ties, need_gap, U_out, bufs):
+        if fs is not None:  # the G * A sticky states factored, the general kernel on the rest
+            kern["sticky_iterate"](fs.layout.succ, fs.layout.reward, fs.layout.p, fs.glo, fs.ghi, U, fs.subg, t_stop,
+                                   need_ties, need_gap, U_out, *bufs)
+        kern["iterate"](nxt, pr, R, span_lo if fs is None else fs.rest_lo, span_hi, U, subopt_sm, t_stop, need_ties,
+                        need_gap, U_out, *bufs, rows)
+
     U, U_new = np.zeros((S, H + 1)), np.zeros((S, H + 1))
-    ties, gap, above = np.zeros((H, S), mdt), np.zeros((H, S)), np.zeros((H, S), mdt)
+    ties, gap, above = np.zeros((H, C), mdt), np.zeros((H, C)), np.zeros((H, C), mdt)
 
     # --- effective planning window: Q^(k) = k-step lookahead values, from U = 0 (so Q^(1) = R)
     epw = None
@@ -348,17 +387,18 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
         L, L_new, ties_L = np.zeros(S), np.zeros(S), np.zeros((1, S), mdt)
         for k in range(1, H + 1):
             kern["lookahead"](nxt, pr, R, L, L_new, ties_L[0])
-            if kern["walks"](nxt, pr, lists, start, max(0, H - k), ties_L, gap, above, star, W1, identity, W1[H - 1],
-                             True, False)[0]:
+            if kern["walks"](nxt, pr, lists, start, max(0, H - k), ties_L, gap, above, identity, star, W1, identity,
+                             W1[H - 1], True, False)[0]:
                 epw = k
                 break
             L, L_new = L_new, L
     else:
         for k in range(1, H + 1):
             t_stop = max(0, H - k)
-            kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop, True, False, U_new, ties, gap, above)
-            if kern["walks"](nxt, pr, lists, start, t_stop, ties, gap, above, star, W1, identity, W1[H - 1], True,
-                             False)[0]:
+            kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop, True, False, U_new, ties, gap, above,
+                            identity)
+            if kern["walks"](nxt, pr, lists, start, t_stop, ties, gap, above, identity, star, W1, identity, W1[H - 1],
+                             True, False)[0]:
                 epw = k
                 break
             U, U_new = U_new, U
@@ -376,7 +416,7 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     # iterate of k + 1 computes what k's walks might still ask for (ties while min_k is unknown, gaps while
     # k + 1 < the best bound so far: supersets, so every result is the same as one after the other).
     overlap = backend in (None, "numba") and numba.get_num_threads() >= 2
-    summaries = [(ties, gap, above), (np.zeros((H, S), mdt), np.zeros((H, S)), np.zeros((H, S), mdt))
+    summaries = [(ties, gap, above), (np.zeros((H, C), mdt), np.zeros((H, C)), np.zeros((H, C), mdt))
                  if overlap else (ties, gap, above)]
     min_k = None
     eh = float(H) if effective_horizon else 0.0  # eh = 0 switches the effective-horizon loop off
@@ -385,9 +425,10 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     logA = math.log(A) if A > 1 else 0.0
 
     def walk(k, t_stop, bufs, W_T, gid_k, walk_ties, walk_gap):
-        walked = kern["walks"](nxt, pr, lists, start, t_stop, *bufs, star, W_T, gid_k, W1[H - 1], walk_ties,
+        walked = kern["walks"](nxt, pr, lists, start, t_stop, *bufs, rows, star, W_T, gid_k, W1[H - 1], walk_ties,
                                walk_gap)
-        g = kern["greedy_worst"](nxt, pr, R, bufs[0], t_stop, ties_star, start, Gv) if k <= greedy_max_k else None
+        g = kern["greedy_worst"](nxt, pr, R, bufs[0], rows, t_stop, ties_star, start, Gv) if k <= greedy_max_k \
+            else None
         return k, walked, g
 
     def record(result):
@@ -416,8 +457,7 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
         while True:
             t_stop = max(0, H - k)
             bufs = summaries[k % 2]
-            kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop,
-                            min_k is None or k <= greedy_max_k, k < eh, U_new, *bufs)
+            iterate(U, t_stop, min_k is None or k <= greedy_max_k, k < eh, U_new, bufs)
             if pending is not None and record(pending.result()):
                 break  # the walks of k - 1 ended the loop: this iterate was ahead of them
             args = (k, t_stop, bufs, W_in_T, gid_in, min_k is None, k < eh)
@@ -456,4 +496,4 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
         v_worst_original=float(orig(v_worst)), greedy_returns=greedy, greedy_returns_original=orig(greedy),
         ks=np.array(ks, dtype=np.int64), horizons_k=np.array(hks), log_ms=np.array(log_ms), gaps=np.array(gaps),
         variances=np.array(variances), min_gaps=np.array(min_gaps), precision=float(precision),
-        seconds=time.perf_counter() - t0)
+        seconds=time.perf_counter() - t0, factored=fs is not None)

@@ -189,7 +189,7 @@ def _star_summaries(nxt, pr, R, M, Vs, precision, subopt, ties, gap, above):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_gap, U_out, ties, gap, above):
+def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_gap, U_out, ties, gap, above, rows):
     """One Q-value-iteration step at every step at once, with the walk summaries of the new ``Q``.
 
     ``Q_t(s, a) = R_t(s, a) + E U[s', t + 1]`` and ``U_out[s, t] = max_a Q_t(s, a)`` (state-major) for
@@ -197,7 +197,9 @@ def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_ga
     its last ``k`` steps are ``V*`` and are never read, and the walks take ``Q*``'s summaries there). Step-major
     ``(H, S)`` summaries of ``Q`` on the same entries (:func:`_summaries`): with ``need_ties`` the ``ties``
     masks; with ``need_gap`` the ``above`` masks and ``gap``. Blocks of states are written out step by step
-    (entries of a block row outside its state's steps are never copied out: they stay as they were).
+    (entries of a block row outside its state's steps are never copied out: they stay as they were). State ``s``'s
+    summaries go to column ``rows[s]`` (the identity, except beside the factored sticky iterates,
+    :mod:`.effective_horizon_sticky`).
     """
     S = U.shape[0]
     H = U.shape[1] - 1
@@ -226,11 +228,12 @@ def _iterate(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_ga
         for t in range(t_lo, t_hi):
             for s in range(s0, s1):
                 if span_lo[s] <= t and t < min(t_stop, span_hi[s]):
+                    c = rows[s]
                     if need_ties:
-                        ties[t, s] = tl[s - s0, t]
+                        ties[t, c] = tl[s - s0, t]
                     if need_gap:
-                        above[t, s] = al[s - s0, t]
-                        gap[t, s] = gl[s - s0, t]
+                        above[t, c] = al[s - s0, t]
+                        gap[t, c] = gl[s - s0, t]
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
@@ -296,7 +299,7 @@ def _star_summaries_reference(nxt, pr, R, M, Vs, precision, subopt, ties, gap, a
 
 
 def _iterate_reference(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_ties, need_gap, U_out, ties, gap,
-                       above):
+                       above, rows):
     """Twin of :func:`_iterate`."""
     H = U.shape[1] - 1
     for t in range(min(t_stop, H)):
@@ -304,9 +307,9 @@ def _iterate_reference(nxt, pr, R, span_lo, span_hi, U, subopt, t_stop, need_tie
         Q = _q_reference(nxt, pr, R, t, st, U, t + 1)
         U_out[st, t], t_, g_, a_ = _summaries_reference(Q, subopt[st, t])
         if need_ties:
-            ties[t, st] = t_
+            ties[t, rows[st]] = t_
         if need_gap:
-            gap[t, st], above[t, st] = g_, a_
+            gap[t, rows[st]], above[t, rows[st]] = g_, a_
 
 
 def _lookahead_reference(nxt, pr, R, L, L_out, ties):

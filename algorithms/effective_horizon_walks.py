@@ -79,7 +79,7 @@ def _log_count(gap, var, L):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlast, walk_ties, walk_gap):
+def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, star, WgT, gid, Wlast, walk_ties, walk_gap):
     """The ``k``-QVI walk and the effective-horizon walk for one ``k``, in one pass over the steps.
 
     Parameters
@@ -91,6 +91,9 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
     t_stop : ``ties``, ``gap``, ``above`` hold the summaries of ``Q^k`` for ``t < t_stop``; ``Q*``'s are used beyond.
     ties : ``(H, S)`` argmax masks, or ``(1, S)`` for one row shared by every ``t < t_stop`` (lookahead iterates).
     gap, above : ``(H, S)`` (read when ``walk_gap``).
+    rows : int64 ``(S,)``: state ``s``'s summaries of ``Q^k`` are in column ``rows[s]`` of ``ties``, ``gap`` and
+        ``above`` (the identity, or the first state of its group for the factored sticky iterates,
+        :mod:`.effective_horizon_sticky`); ``star``'s are in column ``s``.
     star : ``(subopt, ties_star, gap_star, above_star)``, each ``(H, S)``.
     WgT, gid, Wlast : the variance bound ``var(t, s) = WgT[t, gid[s]]`` for ``t < H - 1``, ``Wlast[s]`` at ``H - 1``.
     walk_ties, walk_gap : which walks to take.
@@ -147,7 +150,7 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
             m = 0
             for i in range(n_t):
                 s = cur_t[i]
-                tie = ties[tr, s] if below else ties_star[t, s]
+                tie = ties[tr, rows[s]] if below else ties_star[t, s]
                 if tie & subopt[t, s]:
                     ties_ok = False
                     break
@@ -167,8 +170,8 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
                 s = lst[i]
                 v = WgT[t, gid[s]] if more else Wlast[s]
                 if below:
-                    g = gap[t, s]
-                    abv = above[t, s]
+                    g = gap[t, rows[s]]
+                    abv = above[t, rows[s]]
                     if g <= 0.0:
                         gap_ok = False
                         break
@@ -197,10 +200,11 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlas
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _greedy_worst(nxt, pr, R, ties, t_stop, ties_star, start, G):
+def _greedy_worst(nxt, pr, R, ties, rows, t_stop, ties_star, start, G):
     """Worst-case return, over tie-breaking, of policies that take only actions in the argmax masks (greedy ones).
 
-    The masks are ``ties (H, S)`` for ``t < t_stop`` and ``ties_star (H, S)`` beyond. A forward pass marks the
+    The masks are ``ties (H, S)`` (state ``s`` in column ``rows[s]``, as in :func:`_walks`) for ``t < t_stop`` and
+    ``ties_star (H, S)`` beyond. A forward pass marks the
     greedy cone; then ``G[t, s] = min`` over tied ``a`` of ``R_t(s, a) + E G[t + 1, .]`` backwards on the cone.
     ``G (H + 1, S)`` is scratch. Returns ``G[0, start]``.
     """
@@ -214,7 +218,7 @@ def _greedy_worst(nxt, pr, R, ties, t_stop, ties_star, start, G):
         hp = t if Hp > 1 else 0
         for s in range(S):
             if cone[t, s]:
-                _mark(nxt, pr, hp, s, ties[t, s] if t < t_stop else ties_star[t, s], cone[t + 1])
+                _mark(nxt, pr, hp, s, ties[t, rows[s]] if t < t_stop else ties_star[t, s], cone[t + 1])
     G[H, :] = 0.0
     for t in range(H - 1, -1, -1):
         hp = t if Hp > 1 else 0
@@ -222,7 +226,7 @@ def _greedy_worst(nxt, pr, R, ties, t_stop, ties_star, start, G):
         for s in range(S):
             if not cone[t, s]:
                 continue
-            tie = ties[t, s] if t < t_stop else ties_star[t, s]
+            tie = ties[t, rows[s]] if t < t_stop else ties_star[t, s]
             g = np.inf
             for a in range(A):
                 if (tie >> np.uint64(a)) & np.uint64(1):
@@ -251,7 +255,8 @@ def _follow_reference(nxt, pr, t, cur, bits):
     return np.unique(n[p > 0])
 
 
-def _walks_reference(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT, gid, Wlast, walk_ties, walk_gap):
+def _walks_reference(nxt, pr, lists, start, t_stop, ties, gap, above, rows, star, WgT, gid, Wlast, walk_ties,
+                     walk_gap):
     """Twin of :func:`_walks` (``lists`` unused)."""
     subopt, ties_star, gap_star, above_star = star
     H = ties_star.shape[0]
@@ -261,11 +266,12 @@ def _walks_reference(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT,
     for t in range(H):
         below = t < t_stop
         if cur_t is not None:
-            tie = ties[t if ties.shape[0] > 1 else 0, cur_t] if below else ties_star[t, cur_t]
+            tie = ties[t if ties.shape[0] > 1 else 0, rows[cur_t]] if below else ties_star[t, cur_t]
             cur_t = None if (tie & subopt[t, cur_t]).any() else _follow_reference(nxt, pr, t, cur_t, tie)
         if cur_g is not None:
             v = WgT[t, gid[cur_g]] if t < H - 1 else Wlast[cur_g]
-            g, abv = (gap[t, cur_g], above[t, cur_g]) if below else (gap_star[t, cur_g], above_star[t, cur_g])
+            c = rows[cur_g]
+            g, abv = (gap[t, c], above[t, c]) if below else (gap_star[t, cur_g], above_star[t, cur_g])
             if below and (g <= 0).any():
                 cur_g = None
                 continue
@@ -281,12 +287,12 @@ def _walks_reference(nxt, pr, lists, start, t_stop, ties, gap, above, star, WgT,
     return cur_t is not None, True, r_max, t_at, s_at, g_at, v_at, min_gap
 
 
-def _greedy_worst_reference(nxt, pr, R, ties, t_stop, ties_star, start, G):
+def _greedy_worst_reference(nxt, pr, R, ties, rows, t_stop, ties_star, start, G):
     """Twin of :func:`_greedy_worst`."""
     H = ties.shape[0]
 
     def tie(t, cur):
-        return ties[t, cur] if t < t_stop else ties_star[t, cur]
+        return ties[t, rows[cur]] if t < t_stop else ties_star[t, cur]
 
     cone = [np.unique(start)]
     for t in range(H - 1):

@@ -358,7 +358,8 @@ def test_engine_modules_are_small_and_kernels_cached():
     from numba.core.dispatcher import Dispatcher
 
     names = ["rltheory.bounds.effective_horizon", *(f"rltheory.algorithms.effective_horizon_{m}"
-                                                     for m in ("analysis", "values", "iterates", "walks", "variance"))]
+                                                     for m in ("analysis", "values", "iterates", "walks", "variance",
+                                                               "sticky"))]
     kernels = 0
     for name in names:
         mod = importlib.import_module(name)

@@ -42,7 +42,8 @@ def _setup(mdp):
 
 def _iterate(kern, m, U, k, need_ties=True, need_gap=True):
     out = (np.zeros_like(U), np.zeros((m.H, m.S), m.mdt), np.zeros((m.H, m.S)), np.zeros((m.H, m.S), m.mdt))
-    kern["iterate"](m.nxt, m.pr, m.R, m.lo, m.hi, U, m.sub, max(0, m.H - k), need_ties, need_gap, *out)
+    kern["iterate"](m.nxt, m.pr, m.R, m.lo, m.hi, U, m.sub, max(0, m.H - k), need_ties, need_gap, *out,
+                    np.arange(m.S, dtype=np.int64))
     return out
 
 
@@ -141,24 +142,38 @@ def test_variance_backup_equals_its_twin_and_the_per_state_backup(mdp):
 @settings(max_examples=25)
 @given(mdp=analysed_models())
 def test_walks_and_greedy_kernels_equal_their_twins(mdp):
+    """Bitwise equal to the twins, and reading each state's summaries from column ``rows[s]``: the same results
+    with the summaries' columns permuted (and ``rows`` the permutation) as with the identity."""
     m = _setup(mdp)
     sptr, sn, smask, gid, gptr, gn = _lists(m)
     identity = np.arange(m.S, dtype=np.int64)
+    perm = np.random.default_rng(m.S * 31 + m.H).permutation(m.S)
     U = ana._state_major(m.Vr)
     for k in range(1, min(m.H, 3) + 1):
         U_new, ties, gap, above = _iterate(NB, m, U, k)
+        moved = []
+        for x in (ties, gap, above):
+            y = np.zeros_like(x)
+            y[:, perm] = x
+            moved.append(y)
         t_stop = max(0, m.H - k)
         for walk_ties, walk_gap in ((True, True), (True, False), (False, True)):
-            args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties, gap, above, m.star, m.W1, identity,
-                    m.W1[m.H - 1], walk_ties, walk_gap)
-            assert NB["walks"](*args) == NP["walks"](*args)
+            args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties, gap, above, identity, m.star, m.W1,
+                    identity, m.W1[m.H - 1], walk_ties, walk_gap)
+            got = NB["walks"](*args)
+            assert got == NP["walks"](*args)
+            args = (*args[:5], *moved, perm, *args[9:])
+            assert NB["walks"](*args) == got and NP["walks"](*args) == got
         # a single row of argmax masks for every t < t_stop (the lookahead iterates)
-        args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties[:1], gap, above, m.star, m.W1, identity,
-                m.W1[m.H - 1], True, False)
+        args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties[:1], gap, above, identity, m.star, m.W1,
+                identity, m.W1[m.H - 1], True, False)
         assert NB["walks"](*args) == NP["walks"](*args)
-        g_nb, g_np = np.zeros((m.H + 1, m.S)), np.zeros((m.H + 1, m.S))
-        assert np.array_equal(NB["greedy_worst"](m.nxt, m.pr, m.R, ties, t_stop, m.star[1], m.start, g_nb),
-                              NP["greedy_worst"](m.nxt, m.pr, m.R, ties, t_stop, m.star[1], m.start, g_np))
+        g_nb, g_np, g_mv = (np.zeros((m.H + 1, m.S)) for _ in range(3))
+        got = NB["greedy_worst"](m.nxt, m.pr, m.R, ties, identity, t_stop, m.star[1], m.start, g_nb)
+        assert np.array_equal(got, NP["greedy_worst"](m.nxt, m.pr, m.R, ties, identity, t_stop, m.star[1], m.start,
+                                                      g_np))
+        assert np.array_equal(got, NB["greedy_worst"](m.nxt, m.pr, m.R, moved[0], perm, t_stop, m.star[1], m.start,
+                                                      g_mv))
         U = U_new
 
 
