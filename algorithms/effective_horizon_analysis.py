@@ -157,8 +157,7 @@ class EffectiveHorizonAnalysis:
         largest ``m``; ``min_gaps (n,)`` the smallest gap over the walk.
     precision : optimality tolerance used (model units).
     seconds : wall time of the analysis.
-    factored : whether the iterates ran in the factored form of a sticky-action model
-        (:mod:`.effective_horizon_sticky`).
+    factored : whether the iterates ran factored (sticky-action model, :mod:`.effective_horizon_sticky`).
     """
 
     name: str
@@ -370,6 +369,7 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     lists = (sptr, sn, smask)
     identity = np.arange(S, dtype=np.int64)
     rows, C = summary_columns(fs and fs.layout, S)  # the column of each state's summaries of Q^k
+    groups = np.zeros((0, A), np.int64) if fs is None else fs.layout.succ  # walks: sticky states by group
 
     def iterate(U, t_stop, need_ties, need_gap, U_out, bufs):
         if fs is not None:  # the G * A sticky states factored, the general kernel on the rest
@@ -387,8 +387,8 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
         L, L_new, ties_L = np.zeros(S), np.zeros(S), np.zeros((1, S), mdt)
         for k in range(1, H + 1):
             kern["lookahead"](nxt, pr, R, L, L_new, ties_L[0])
-            if kern["walks"](nxt, pr, lists, start, max(0, H - k), ties_L, gap, above, identity, star, W1, identity,
-                             W1[H - 1], True, False)[0]:
+            if kern["walks"](nxt, pr, lists, start, max(0, H - k), ties_L, gap, above, identity, groups[:0], star, W1,
+                             identity, W1[H - 1], True, False)[0]:
                 epw = k
                 break
             L, L_new = L_new, L
@@ -397,8 +397,8 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
             t_stop = max(0, H - k)
             kern["iterate"](nxt, pr, R, span_lo, span_hi, U, subopt_sm, t_stop, True, False, U_new, ties, gap, above,
                             identity)
-            if kern["walks"](nxt, pr, lists, start, t_stop, ties, gap, above, identity, star, W1, identity, W1[H - 1],
-                             True, False)[0]:
+            if kern["walks"](nxt, pr, lists, start, t_stop, ties, gap, above, identity, groups[:0], star, W1, identity,
+                             W1[H - 1], True, False)[0]:
                 epw = k
                 break
             U, U_new = U_new, U
@@ -425,8 +425,8 @@ def analyze(mdp: FiniteHorizonMDP, *, precision: float | None = None, greedy_max
     logA = math.log(A) if A > 1 else 0.0
 
     def walk(k, t_stop, bufs, W_T, gid_k, walk_ties, walk_gap):
-        walked = kern["walks"](nxt, pr, lists, start, t_stop, *bufs, rows, star, W_T, gid_k, W1[H - 1], walk_ties,
-                               walk_gap)
+        walked = kern["walks"](nxt, pr, lists, start, t_stop, *bufs, rows, groups, star, W_T, gid_k, W1[H - 1],
+                               walk_ties, walk_gap)
         g = kern["greedy_worst"](nxt, pr, R, bufs[0], rows, t_stop, ties_star, start, Gv) if k <= greedy_max_k \
             else None
         return k, walked, g

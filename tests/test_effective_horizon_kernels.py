@@ -148,6 +148,7 @@ def test_walks_and_greedy_kernels_equal_their_twins(mdp):
     sptr, sn, smask, gid, gptr, gn = _lists(m)
     identity = np.arange(m.S, dtype=np.int64)
     perm = np.random.default_rng(m.S * 31 + m.H).permutation(m.S)
+    no_groups = np.zeros((0, m.A), np.int64)
     U = ana._state_major(m.Vr)
     for k in range(1, min(m.H, 3) + 1):
         U_new, ties, gap, above = _iterate(NB, m, U, k)
@@ -158,15 +159,15 @@ def test_walks_and_greedy_kernels_equal_their_twins(mdp):
             moved.append(y)
         t_stop = max(0, m.H - k)
         for walk_ties, walk_gap in ((True, True), (True, False), (False, True)):
-            args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties, gap, above, identity, m.star, m.W1,
-                    identity, m.W1[m.H - 1], walk_ties, walk_gap)
+            args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties, gap, above, identity, no_groups, m.star,
+                    m.W1, identity, m.W1[m.H - 1], walk_ties, walk_gap)
             got = NB["walks"](*args)
             assert got == NP["walks"](*args)
             args = (*args[:5], *moved, perm, *args[9:])
             assert NB["walks"](*args) == got and NP["walks"](*args) == got
         # a single row of argmax masks for every t < t_stop (the lookahead iterates)
-        args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties[:1], gap, above, identity, m.star, m.W1,
-                identity, m.W1[m.H - 1], True, False)
+        args = (m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, ties[:1], gap, above, identity, no_groups, m.star,
+                m.W1, identity, m.W1[m.H - 1], True, False)
         assert NB["walks"](*args) == NP["walks"](*args)
         g_nb, g_np, g_mv = (np.zeros((m.H + 1, m.S)) for _ in range(3))
         got = NB["greedy_worst"](m.nxt, m.pr, m.R, ties, identity, t_stop, m.star[1], m.start, g_nb)

@@ -145,6 +145,31 @@ def test_one_factored_backup_equals_the_general_one(model):
         U_gen, U_fac = gen[0], fac[0]
 
 
+@settings(max_examples=30)
+@given(model=sticky_models(), seed=st.integers(0, 2**32 - 1))
+def test_walks_a_group_at_a_time_equal_the_walks_a_state_at_a_time(model, seed):
+    """The effective-horizon walk over groups (``succ`` given) returns exactly what the walk over states and the
+    NumPy twin return (first largest ratio, where, gap, variance, smallest gap), on summaries in the factored
+    layout drawn at random (positive gaps, non-empty ``above`` masks, variances per state or per group, so that
+    where the largest ratio lies depends on every state the walk reaches) and at every ``t_stop``."""
+    mdp, _ = model
+    m = _setup(mdp)
+    layout = _layout(mdp)
+    rows, C = sticky.summary_columns(layout, m.S)
+    sptr, sn, smask, gid, gptr, gn = NB["successor_lists"](m.nxt, m.pr)
+    rng = np.random.default_rng(seed)
+    A, H = m.A, m.H
+    gap = rng.uniform(0.1, 1.0, size=(H, C))
+    above = rng.integers(1, 2**A, size=(H, C)).astype(m.mdt)
+    for W_T, gid_k in ((rng.uniform(0, 1, size=(H + 1, m.S)), np.arange(m.S, dtype=np.int64)),
+                       (rng.uniform(0, 1, size=(H + 1, gptr.shape[0] - 1)), gid)):
+        for t_stop in range(H + 1):
+            outs = [kern["walks"](m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, above, gap, above, rows, groups,
+                                  m.star, W_T, gid_k, m.W1[H - 1], False, True)
+                    for kern in (NB, NP) for groups in (layout.succ, layout.succ[:0])]
+            assert all(o == outs[0] for o in outs), outs
+
+
 @settings(max_examples=40)
 @given(model=sticky_models())
 def test_factored_analysis_equals_the_general_one(model):
