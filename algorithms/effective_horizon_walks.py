@@ -95,11 +95,11 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, succ, star, Wg
     rows : int64 ``(S,)``: state ``s``'s summaries of ``Q^k`` are in column ``rows[s]`` of ``ties``, ``gap`` and
         ``above`` (the identity, or the first state of its group for the factored sticky iterates,
         :mod:`.effective_horizon_sticky`); ``star``'s are in column ``s``.
-    succ : int64 ``(G, A)``: the base successors ``T(g, a)`` of a sticky-action model whose summaries of ``Q^k``
-        are one per group (:class:`~.effective_horizon_sticky.StickyLayout`), or ``(0, A)``. With ``G > 0`` the
-        effective-horizon walk takes the ``G * A`` sticky states a group at a time below ``t_stop``: its
-        successors are ``(T(g, a), a)`` for ``a`` in the group's ``above`` mask, once, and ``(T(g, b), b)`` for each
-        visited ``(g, b)`` (the repeated action, reached whatever is chosen), instead of ``A`` list entries per
+    succ : int64 ``(G, A)``: the base successors ``T(g, a)`` of a sticky-action model
+        (:class:`~.effective_horizon_sticky.StickyLayout`), or ``(0, A)``. With ``G > 0`` the effective-horizon walk
+        takes the ``G * A`` sticky states a group at a time (before the last step): the successors of the visited
+        ``(g, b)`` are ``(T(g, a), a)`` for ``a`` in the union of their ``above`` masks, marked once, and each
+        ``(T(g, b), b)`` (the repeated action, reached whatever is chosen), instead of ``A`` list entries per
         visited state (5.5 of a group's 6 states are visited on the sticky UnlockPickup model). The same results.
     star : ``(subopt, ties_star, gap_star, above_star)``, each ``(H, S)``.
     WgT, gid, Wlast : the variance bound ``var(t, s) = WgT[t, gid[s]]`` for ``t < H - 1``, ``Wlast[s]`` at ``H - 1``.
@@ -170,38 +170,42 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, succ, star, Wg
             n_t = m
         if gap_ok:
             s_from = 0
-            if below and more and G > 0:  # the sticky states a group at a time (their summaries are the group's)
+            if more and G > 0:  # the sticky states a group at a time
                 s_from = G * A
                 for grp in range(G):
                     base = grp * A
-                    seen = False
+                    chosen = np.uint64(0)  # the union of the visited states' masks
                     for bb in range(A):
                         if not vg[base + bb]:
                             continue
                         vg[base + bb] = False
                         s = base + bb
-                        if not seen:
-                            seen = True
+                        if below:
                             g = gap[t, rows[s]]
-                            gabv = np.uint64(above[t, rows[s]])
+                            ga = np.uint64(above[t, rows[s]])
                             if g <= 0.0:
                                 gap_ok = False
                                 break
-                            min_gap = g if g < min_gap else min_gap
-                            for a in range(A):  # the chosen actions' successors, once per group
-                                if (gabv >> np.uint64(a)) & np.uint64(1):
-                                    ng[succ[grp, a] * A + a] = True
+                        else:
+                            g = gap_star[t, s]
+                            ga = np.uint64(above_star[t, s])
                         v = WgT[t, gid[s]]
                         r = 0.0 if (v <= 0.0 or g == np.inf) else v / (g * g)
+                        min_gap = g if g < min_gap else min_gap
                         if r > r_max:
                             r_max = r
                             t_at = t
                             s_at = s
                             g_at = g
                             v_at = v
-                        ng[succ[grp, bb] * A + bb] = True  # the repeated action's successor
+                        chosen |= ga
+                        if ga != 0:  # the repeated action's successor, reached whatever is chosen
+                            ng[succ[grp, bb] * A + bb] = True
                     if not gap_ok:
                         break
+                    for a in range(A):  # the chosen actions' successors, once per group
+                        if (chosen >> np.uint64(a)) & np.uint64(1):
+                            ng[succ[grp, a] * A + a] = True
             n_g = 0
             for s in range(s_from, S):
                 lst[n_g] = s

@@ -151,7 +151,8 @@ def test_walks_a_group_at_a_time_equal_the_walks_a_state_at_a_time(model, seed):
     """The effective-horizon walk over groups (``succ`` given) returns exactly what the walk over states and the
     NumPy twin return (first largest ratio, where, gap, variance, smallest gap), on summaries in the factored
     layout drawn at random (positive gaps, non-empty ``above`` masks, variances per state or per group, so that
-    where the largest ratio lies depends on every state the walk reaches) and at every ``t_stop``."""
+    where the largest ratio lies depends on every state the walk reaches; ``Q*``'s, read from ``t_stop`` on, drawn
+    per state, so that the states of a group differ there) and at every ``t_stop``."""
     mdp, _ = model
     m = _setup(mdp)
     layout = _layout(mdp)
@@ -161,11 +162,14 @@ def test_walks_a_group_at_a_time_equal_the_walks_a_state_at_a_time(model, seed):
     A, H = m.A, m.H
     gap = rng.uniform(0.1, 1.0, size=(H, C))
     above = rng.integers(1, 2**A, size=(H, C)).astype(m.mdt)
+    # Q*'s summaries (read from t_stop on) per state, so that the states of a group differ there
+    star = (m.star[0], m.star[1], rng.uniform(0.1, 1.0, size=(H, m.S)),
+            rng.integers(1, 2**A, size=(H, m.S)).astype(m.mdt))
     for W_T, gid_k in ((rng.uniform(0, 1, size=(H + 1, m.S)), np.arange(m.S, dtype=np.int64)),
                        (rng.uniform(0, 1, size=(H + 1, gptr.shape[0] - 1)), gid)):
         for t_stop in range(H + 1):
             outs = [kern["walks"](m.nxt, m.pr, (sptr, sn, smask), m.start, t_stop, above, gap, above, rows, groups,
-                                  m.star, W_T, gid_k, m.W1[H - 1], False, True)
+                                  star, W_T, gid_k, m.W1[H - 1], False, True)
                     for kern in (NB, NP) for groups in (layout.succ, layout.succ[:0])]
             assert all(o == outs[0] for o in outs), outs
 
