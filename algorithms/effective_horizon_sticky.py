@@ -47,12 +47,10 @@ import dataclasses
 import numba as nb
 import numpy as np
 
-from .effective_horizon_iterates import _bits, _sub_best, _summaries, _unbits
+from .effective_horizon_iterates import _BLOCK, _bits, _block_scratch, _sub_best, _summaries, _unbits
 
 __all__ = ["StickyLayout", "FactoredSweep", "sticky_layout", "factored_sweep", "group_subopt", "summary_columns"]
 
-#: Groups (base states) per block of :func:`_sticky_iterate` (``A`` sticky states each).
-_GROUPS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,26 +192,18 @@ def _sticky_iterate(succ, reward, p, glo, ghi, U, subg, t_stop, need_ties, need_
     q = 1.0 - p
     fin = A & 1
     one = np.uint64(1)
-    nblocks = (G + _GROUPS - 1) // _GROUPS
+    nblocks = (G + _BLOCK - 1) // _BLOCK  # blocks of groups (base states), A sticky states each
     for blk in nb.prange(nblocks):
-        g0 = blk * _GROUPS
-        g1 = min(G, g0 + _GROUPS)
-        X = np.empty((A, H))
-        mx = np.empty((2, H))
-        bs = np.empty((2, H))
-        tl = np.empty((_GROUPS, H), ties.dtype)
-        al = np.empty((_GROUPS, H), ties.dtype)
-        gl = np.empty((_GROUPS, H))
+        g0 = blk * _BLOCK
+        g1 = min(G, g0 + _BLOCK)
+        X, mx, bs, tl, al, gl = _block_scratch(A, H, ties)
         t_lo, t_hi = H, 0
         for g in range(g0, g1):
-            lo = glo[g]
-            hi = min(t_stop, ghi[g])
+            lo, hi = glo[g], min(t_stop, ghi[g])
             if hi <= lo:
                 continue
-            t_lo = min(t_lo, lo)
-            t_hi = max(t_hi, hi)
-            o = np.uint64(lo)
-            m = np.uint64(hi - lo)
+            t_lo, t_hi = min(t_lo, lo), max(t_hi, hi)
+            o, m = np.uint64(lo), np.uint64(hi - lo)
             for i in range(m):
                 mx[0, o + i] = -np.inf
             for a in range(A):

@@ -78,6 +78,19 @@ def _log_count(gap, var, L):
     return np.log(16.0) + np.log(var) - 2.0 * np.log(gap) + np.log(L)
 
 
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _ratio_at(v, g, t, s, best):
+    """Fold one visited ``(t, s)`` with variance ``v`` and gap ``g`` into ``best = (r_max, t_at, s_at, g_at, v_at,
+    min_gap)``: ``ratio = v / g^2`` (0 when ``v <= 0`` or ``g = inf``) replaces the maximum only if larger (the first
+    in ``(t, s)`` order is kept)."""
+    r_max, t_at, s_at, g_at, v_at, min_gap = best
+    r = 0.0 if (v <= 0.0 or g == np.inf) else v / (g * g)
+    min_gap = g if g < min_gap else min_gap
+    if r > r_max:
+        return r, t, s, g, v, min_gap
+    return r_max, t_at, s_at, g_at, v_at, min_gap
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, succ, star, WgT, gid, Wlast, walk_ties,
            walk_gap):
@@ -141,12 +154,7 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, succ, star, Wg
     mark_t[:] = False
     ties_ok = walk_ties
     gap_ok = walk_gap
-    r_max = -1.0
-    t_at = -1
-    s_at = -1
-    g_at = 0.0
-    v_at = 0.0
-    min_gap = np.inf
+    best = (-1.0, -1, -1, 0.0, 0.0, np.inf)  # (r_max, t_at, s_at, g_at, v_at, min_gap), see _ratio_at
     for t in range(H):
         if not (ties_ok or gap_ok):
             break
@@ -189,15 +197,7 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, succ, star, Wg
                         else:
                             g = gap_star[t, s]
                             ga = np.uint64(above_star[t, s])
-                        v = WgT[t, gid[s]]
-                        r = 0.0 if (v <= 0.0 or g == np.inf) else v / (g * g)
-                        min_gap = g if g < min_gap else min_gap
-                        if r > r_max:
-                            r_max = r
-                            t_at = t
-                            s_at = s
-                            g_at = g
-                            v_at = v
+                        best = _ratio_at(WgT[t, gid[s]], g, t, s, best)
                         chosen |= ga
                         if ga != 0:  # the repeated action's successor, reached whatever is chosen
                             ng[succ[grp, bb] * A + bb] = True
@@ -223,14 +223,7 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, succ, star, Wg
                 else:
                     g = gap_star[t, s]
                     abv = above_star[t, s]
-                r = 0.0 if (v <= 0.0 or g == np.inf) else v / (g * g)
-                min_gap = g if g < min_gap else min_gap
-                if r > r_max:
-                    r_max = r
-                    t_at = t
-                    s_at = s
-                    g_at = g
-                    v_at = v
+                best = _ratio_at(v, g, t, s, best)
                 if more and csr:  # no branch on the outcome: ng[n] |= (n reached by an action in abv)
                     b = np.uint64(abv)
                     for e in range(sptr[s], sptr[s + 1]):
@@ -241,6 +234,7 @@ def _walks(nxt, pr, lists, start, t_stop, ties, gap, above, rows, succ, star, Wg
             vg, ng = ng, vg
     if not gap_ok:
         return ties_ok, False, 0.0, -1, -1, 0.0, 0.0, 0.0
+    r_max, t_at, s_at, g_at, v_at, min_gap = best
     return ties_ok, True, r_max, t_at, s_at, g_at, v_at, min_gap
 
 
