@@ -32,10 +32,11 @@ rounding, with the same ``min_k``, ``epw``, working ``k`` and greedy returns, on
 values of two actions are equal but reached through different sums (shaped rewards such as ``-0.2`` mapped into
 ``[0, 1]``), an exact-equality argmax decides the tie by rounding, and the two evaluation orders can decide it
 differently: of 800 random 1-30-state models with such rewards (``p = 1/4``) 13 differ in a greedy return or an
-``H_k`` (and with ``p = 1/3`` some in ``min_k``). Neither order is the "right" one (both compare computed floats
-exactly, as the authors' code does); ``analyze(..., factor_sticky=False)`` gives the general kernel's.
-:func:`sticky_layout` checks the structure on the model's own arrays (the labels in ``mdp.meta`` are not trusted).
-States after the ``G * A`` sticky ones (BRIDGE's first-step state) are swept by the general kernel.
+``H_k``; with a non-dyadic ``p = 1/3`` even 0/1 rewards can differ, a few in ``min_k``. Neither order is the
+"right" one (both compare computed floats exactly, as the authors' code does); ``analyze(..., factor_sticky=False)``
+gives the general kernel's. :func:`sticky_layout` checks the structure on the model's own arrays (the labels in
+``mdp.meta`` are not trusted). States after the ``G * A`` sticky ones (BRIDGE's first-step state) are swept by the
+general kernel.
 
 Compiled kernel :func:`_sticky_iterate` with its NumPy twin :func:`_sticky_iterate_reference` (bitwise equal).
 """
