@@ -178,16 +178,19 @@ def test_walks_a_group_at_a_time_equal_the_walks_a_state_at_a_time(model, seed):
 @given(model=sticky_models())
 def test_factored_analysis_equals_the_general_one(model):
     """Every number :func:`analyze` reports: bit for bit in exact arithmetic; with continuous rewards the discrete
-    ones exactly and the rest to rounding (``log_ms`` and ``H_k`` carry ``gap``'s cancellation)."""
+    ones exactly and the rest to rounding (``log_ms`` and ``H_k`` carry ``gap``'s cancellation); also without the
+    effective-horizon loop (the iterates then record no gaps)."""
     mdp, exact = model
-    a, b = ana.analyze(mdp), ana.analyze(mdp, factor_sticky=False)
-    assert a.factored and not b.factored
-    for f in _FIELDS:
-        x, y = np.asarray(getattr(a, f)), np.asarray(getattr(b, f))
-        if exact or x.dtype.kind in "iu" or f in ("min_k", "epw"):
-            assert x.tobytes() == y.tobytes(), f
-        else:
-            np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12, err_msg=f)
+    for full in (True, False):
+        a = ana.analyze(mdp, effective_horizon=full)
+        b = ana.analyze(mdp, effective_horizon=full, factor_sticky=False)
+        assert a.factored and not b.factored
+        for f in _FIELDS:
+            x, y = np.asarray(getattr(a, f)), np.asarray(getattr(b, f))
+            if exact or x.dtype.kind in "iu" or f in ("min_k", "epw"):
+                assert x.tobytes() == y.tobytes(), f
+            else:
+                np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12, err_msg=f)
 
 
 def test_factored_numpy_twin_agrees_exactly_on_a_larger_model():
